@@ -1,0 +1,7 @@
+"""`python -m ganutils`: the command line."""
+
+import sys
+
+from ganutils.cli import main
+
+sys.exit(main())

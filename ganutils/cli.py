@@ -1,0 +1,166 @@
+"""Command line: `python -m ganutils train ...` and `python -m ganutils sample ...`.
+
+Arguments are checked before TensorFlow is imported, so bad input fails in a moment with one
+line on stderr and exit status 2; a failure while working exits with status 1, also in one line.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")  # as in ganutils.models, without importing Keras
+DEFAULT_STEPS = 3000
+SAMPLE_FORMATS = (".npz", ".png")
+
+
+class CommandLineError(Exception):
+    """Bad input from the user, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not a usage block."""
+
+    def error(self, message):
+        raise CommandLineError(message)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _digit(text):
+    if text.strip() not in {str(digit) for digit in range(10)}:
+        raise argparse.ArgumentTypeError(f"a label is a digit from 0 to 9, got {text!r}")
+    return int(text)
+
+
+def build_parser():
+    """The `ganutils` argument parser with its `train` and `sample` commands."""
+    parser = _Parser(prog="ganutils", description="Train GANs on MNIST and sample from them.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a GAN and write its models and pictures")
+    train.add_argument("model", choices=FAMILIES, help="which GAN to train")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int, help=f"training steps in all (default {DEFAULT_STEPS})")
+    length.add_argument("--epochs", type=_positive_int, help="passes over the training set in all")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="real images per step (default 64)")
+    train.add_argument("--latent-dim", type=_positive_int, default=100, help="size of the noise vector (default 100)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--data", choices=("mnist", "fashion_mnist"), default="mnist", help="training set")
+    train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
+    train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    sample = commands.add_parser("sample", help="draw images from a trained generator")
+    sample.add_argument("generator", help="a generator saved as .keras (e.g. runs/cdcgan/generator.keras)")
+    sample.add_argument("--n", type=_positive_int, required=True, help="number of images")
+    sample.add_argument("--label", type=_digit, help="digit to draw (conditional models only)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed for the noise (default 0)")
+    sample.add_argument("--out", required=True, help="output file: .npz (arrays) or .png (a grid)")
+    sample.set_defaults(handler=_sample)
+    return parser
+
+
+def _check_output_file(path):
+    """The output must be .npz or .png, in a directory that exists."""
+    path = Path(path)
+    if path.suffix.lower() not in SAMPLE_FORMATS:
+        raise CommandLineError(f"--out must end in .npz or .png, got {path.name!r}")
+    if not path.parent.is_dir():
+        raise CommandLineError(f"cannot write {path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise CommandLineError(f"cannot write {path}: it is a directory")
+
+
+def _check_output_dir(path):
+    if path.exists() and not path.is_dir():
+        raise CommandLineError(f"--out {path} exists and is not a directory")
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved_stderr = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+
+
+def _train(args):
+    out_dir = Path(args.out or Path("runs") / args.model)
+    _check_output_dir(out_dir)
+    _import_tensorflow_quietly()
+    from ganutils.run import train_run
+    from ganutils.training import TrainConfig
+
+    config = TrainConfig(
+        family=args.model, data=args.data, batch_size=args.batch_size, latent_dim=args.latent_dim, seed=args.seed
+    )
+    steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
+    train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,
+              data_dir=args.data_dir, verbose=0 if args.quiet else 1)
+
+
+def _sample(args):
+    from ganutils.files import check_model_file
+
+    _check_output_file(args.out)
+    check_model_file(args.generator)
+    _import_tensorflow_quietly()
+    from ganutils.sampling import load_generator, sample_images
+
+    generator = load_generator(args.generator)
+    if args.label is not None and len(generator.inputs) == 1:
+        raise CommandLineError(f"{args.generator} is an unconditional generator: it takes no --label")
+    images, labels = sample_images(generator, args.n, label=args.label, seed=args.seed)
+    _write_samples(Path(args.out), images, labels)
+    print(f"Wrote {args.n} images to {args.out}")
+
+
+def _write_samples(path, images, labels):
+    """Write samples as .npz arrays or a .png grid, atomically."""
+    import numpy as np
+
+    from ganutils.files import atomic_output
+    from ganutils.plotting import save_image_grid
+
+    if path.suffix.lower() == ".png":
+        save_image_grid(images, path)
+        return
+    arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
+    with atomic_output(path) as temporary:
+        with open(temporary, "wb") as stream:
+            np.savez(stream, **arrays)
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        args.handler(args)
+    except CommandLineError as error:
+        print(f"ganutils: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganutils: interrupted; continue a training run with --resume", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:
+        if os.environ.get("GANUTILS_DEBUG"):
+            raise
+        print(f"ganutils: error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,195 @@
+"""Generators and discriminators of the course's four GAN families, and the combined model.
+
+Defaults follow the DCGAN paper (Radford et al., 2016) where it gives one: a 100-dimensional
+noise vector, weights drawn from N(0, 0.02), LeakyReLU with slope 0.2, batch normalisation
+in the generator, tanh output, strided convolutions instead of pooling. Two choices are ours,
+for speed on a CPU: the convolutional models are narrower (128 and 64 filters), and the
+discriminators have no batch normalisation, so real and generated images can share one batch.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")
+LATENT_DIM = 100
+NUM_CLASSES = 10
+IMAGE_SHAPE = (28, 28, 1)
+LEAKY_SLOPE = 0.2
+INIT_STDDEV = 0.02
+
+
+def _initializer():
+    """DCGAN paper: every weight starts from a zero-centred normal with std 0.02."""
+    return keras.initializers.RandomNormal(stddev=INIT_STDDEV)
+
+
+def _inputs(shape, num_classes, name):
+    """A model's main input, plus an integer label input when it is conditional."""
+    main = keras.Input(shape=shape, name=name)
+    if num_classes is None:
+        return [main], None
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    return [main, label], label
+
+
+def _model(inputs, outputs, name):
+    """A functional model that takes a bare tensor when it has a single input."""
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=name)
+
+
+def _one_hot(label, num_classes):
+    """Integer labels to one-hot vectors."""
+    return layers.CategoryEncoding(num_classes, output_mode="one_hot")(label)
+
+
+def _join_label(vector, label, num_classes):
+    """Append the one-hot label to a flat vector; unconditional models pass label=None."""
+    if label is None:
+        return vector
+    return layers.Concatenate()([vector, _one_hot(label, num_classes)])
+
+
+def _join_label_planes(image, label, num_classes):
+    """Append one constant plane per class to an image: the label's plane is ones."""
+    if label is None:
+        return image
+    height, width = image.shape[1], image.shape[2]
+    planes = layers.Reshape((1, 1, num_classes))(_one_hot(label, num_classes))
+    planes = layers.UpSampling2D(size=(height, width))(planes)
+    return layers.Concatenate()([image, planes])
+
+
+def _leaky(x):
+    return layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
+
+
+def build_mlp_generator(
+    latent_dim=LATENT_DIM, num_classes=None, output_shape=IMAGE_SHAPE, hidden_units=(256, 512, 1024)
+):
+    """Fully connected generator (GAN, or cGAN when `num_classes` is given): noise -> image.
+
+    Args:
+        latent_dim: size of the noise vector z.
+        num_classes: number of labels for a conditional generator, None for an unconditional one.
+        output_shape: shape of one generated sample; values lie in [-1, 1] (tanh).
+        hidden_units: width of each hidden layer.
+    Returns:
+        A `keras.Model` taking noise (and integer labels) and returning samples.
+    """
+    inputs, label = _inputs((latent_dim,), num_classes, "noise")
+    x = _join_label(inputs[0], label, num_classes)
+    for units in hidden_units:
+        x = _leaky(layers.Dense(units, kernel_initializer=_initializer())(x))
+    x = layers.Dense(math.prod(output_shape), activation="tanh", kernel_initializer=_initializer())(x)
+    image = layers.Reshape(output_shape)(x)
+    return _model(inputs, image, "cgan_generator" if label is not None else "gan_generator")
+
+
+def build_mlp_discriminator(
+    num_classes=None, input_shape=IMAGE_SHAPE, hidden_units=(512, 256), dropout=0.3
+):
+    """Fully connected discriminator: image (and label) -> probability that the image is real.
+
+    Args:
+        num_classes: number of labels for a conditional discriminator, None otherwise.
+        input_shape: shape of one sample.
+        hidden_units: width of each hidden layer.
+        dropout: dropout rate after each hidden layer.
+    Returns:
+        A `keras.Model` taking samples (and integer labels) and returning D(x) in (0, 1).
+    """
+    inputs, label = _inputs(input_shape, num_classes, "image")
+    x = _join_label(layers.Flatten()(inputs[0]), label, num_classes)
+    for units in hidden_units:
+        x = _leaky(layers.Dense(units, kernel_initializer=_initializer())(x))
+        x = layers.Dropout(dropout)(x)
+    probability = layers.Dense(1, activation="sigmoid", kernel_initializer=_initializer())(x)
+    return _model(inputs, probability, "cgan_discriminator" if label is not None else "gan_discriminator")
+
+
+def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128, 64)):
+    """Convolutional generator (DCGAN, or cDCGAN with `num_classes`): noise -> 28x28x1 image.
+
+    A dense layer makes a 7x7 feature map with `filters[0]` channels; each transposed
+    convolution with stride 2 doubles its size (7 -> 14 -> 28), the last one to 1 channel.
+
+    Args:
+        latent_dim: size of the noise vector z.
+        num_classes: number of labels for a conditional generator (one-hot joins the noise).
+        filters: channels of the 7x7 map and of each upsampled map before the last.
+    Returns:
+        A `keras.Model` taking noise (and integer labels) and returning images in [-1, 1].
+    """
+    inputs, label = _inputs((latent_dim,), num_classes, "noise")
+    x = _join_label(inputs[0], label, num_classes)
+    x = layers.Dense(7 * 7 * filters[0], use_bias=False, kernel_initializer=_initializer())(x)
+    x = _leaky(layers.BatchNormalization()(x))
+    x = layers.Reshape((7, 7, filters[0]))(x)
+    for channels in filters[1:]:
+        x = layers.Conv2DTranspose(
+            channels, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_initializer()
+        )(x)
+        x = _leaky(layers.BatchNormalization()(x))
+    image = layers.Conv2DTranspose(
+        1, 4, strides=2, padding="same", activation="tanh", kernel_initializer=_initializer()
+    )(x)
+    return _model(inputs, image, "cdcgan_generator" if label is not None else "dcgan_generator")
+
+
+def build_dcgan_discriminator(num_classes=None, filters=(64, 128)):
+    """Convolutional discriminator: image (and label planes) -> probability that it is real.
+
+    Each strided convolution halves the image (28 -> 14 -> 7); a dense layer gives D(x).
+
+    Args:
+        num_classes: number of labels for a conditional discriminator (one-hot planes join
+            the image as extra channels), None otherwise.
+        filters: channels of each strided convolution.
+    Returns:
+        A `keras.Model` taking images (and integer labels) and returning D(x) in (0, 1).
+    """
+    inputs, label = _inputs(IMAGE_SHAPE, num_classes, "image")
+    x = _join_label_planes(inputs[0], label, num_classes)
+    for channels in filters:
+        x = layers.Conv2D(channels, 4, strides=2, padding="same", kernel_initializer=_initializer())(x)
+        x = _leaky(x)
+    x = layers.Flatten()(x)
+    probability = layers.Dense(1, activation="sigmoid", kernel_initializer=_initializer())(x)
+    return _model(inputs, probability, "cdcgan_discriminator" if label is not None else "dcgan_discriminator")
+
+
+_BUILDERS = {
+    "gan": (build_mlp_generator, build_mlp_discriminator, None),
+    "cgan": (build_mlp_generator, build_mlp_discriminator, NUM_CLASSES),
+    "dcgan": (build_dcgan_generator, build_dcgan_discriminator, None),
+    "cdcgan": (build_dcgan_generator, build_dcgan_discriminator, NUM_CLASSES),
+}
+
+
+def build_models(family, latent_dim=LATENT_DIM):
+    """Build the (generator, discriminator) pair of one family: gan, cgan, dcgan or cdcgan."""
+    if family not in _BUILDERS:
+        raise ValueError(f"unknown model {family!r}; choose one of {', '.join(FAMILIES)}")
+    build_generator, build_discriminator, num_classes = _BUILDERS[family]
+    return build_generator(latent_dim, num_classes=num_classes), build_discriminator(num_classes=num_classes)
+
+
+def is_conditional(model):
+    """Whether a generator or discriminator takes a label as its second input."""
+    return len(model.inputs) == 2
+
+
+def build_combined(generator, discriminator):
+    """G followed by D: training it with D frozen moves G towards images D calls real."""
+    inputs = [
+        keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=f"combined_{tensor.name}")
+        for tensor in generator.inputs
+    ]
+    if is_conditional(generator):
+        noise, label = inputs
+        probability = discriminator([generator([noise, label]), label])
+    else:
+        probability = discriminator(generator(inputs[0]))
+    return _model(inputs, probability, "combined")

@@ -1,0 +1,122 @@
+"""The end-to-end job behind `ganutils train`: train with checkpoints, then write every output."""
+
+import json
+import time
+from pathlib import Path
+
+import keras
+
+from ganutils.data import load_dataset
+from ganutils.files import atomic_output
+from ganutils.models import build_models
+from ganutils.plotting import (
+    plot_history,
+    save_evaluation_images,
+    save_snapshot,
+    save_training_gif,
+    snapshot_inputs,
+)
+from ganutils.training import GANTrainer, TrainConfig, read_checkpoint_state, save_history, training_device
+
+CHECKPOINT = "checkpoint.npz"
+SNAPSHOTS = "snapshots"
+
+
+class RunError(ValueError):
+    """A training run cannot start as asked (for example, nothing to resume)."""
+
+
+def resumed_config(out_dir, family):
+    """The config and step target saved in `out_dir`'s checkpoint, checked against `family`."""
+    checkpoint = Path(out_dir) / CHECKPOINT
+    if not checkpoint.exists():
+        raise RunError(f"{out_dir}: no {CHECKPOINT} to resume from")
+    try:
+        state = read_checkpoint_state(checkpoint)
+    except Exception as error:  # numpy raises several types for a damaged archive.
+        raise RunError(f"{checkpoint}: unreadable checkpoint ({type(error).__name__})") from None
+    config = TrainConfig(**state["config"])
+    if config.family != family:
+        raise RunError(f"{checkpoint} belongs to a {config.family} run, not {family}")
+    return config, state["total_steps"]
+
+
+def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=None, verbose=1):
+    """Train `config.family` into `out_dir`, checkpointing each epoch; returns the trainer.
+
+    With `resume`, the config, weights, optimizer states, history and step count come from
+    the checkpoint in `out_dir`, and training continues to `steps` (or the saved target).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        config, saved_total = resumed_config(out_dir, config.family)
+        if steps is None and epochs is None:
+            steps = saved_total
+    keras.utils.set_random_seed(config.seed)
+    digits = load_dataset(config.data, data_dir=data_dir)
+    trainer = GANTrainer(*build_models(config.family, config.latent_dim), config)
+    if resume:
+        trainer.restore_checkpoint(out_dir / CHECKPOINT)
+        print(f"Resuming from step {trainer.step} of {out_dir / CHECKPOINT}")
+    else:
+        _remove_old_snapshots(out_dir)
+    print(f"Training {config.family} on {training_device()}, batch size {config.batch_size}")
+    started, first_step = time.time(), trainer.step
+    trainer.fit(
+        digits.images,
+        digits.labels,
+        steps=steps,
+        epochs=epochs,
+        verbose=verbose,
+        on_epoch_end=_epoch_end_writer(out_dir),
+    )
+    seconds = time.time() - started
+    summary = {
+        "family": config.family,
+        "steps": trainer.step,
+        "steps_this_session": trainer.step - first_step,
+        "seconds_this_session": round(seconds, 1),
+        "device": training_device(),
+        "data": digits.source,
+        "training_images": len(digits.images),
+        "config": vars(config),
+    }
+    write_outputs(trainer, out_dir, summary)
+    print(f"Trained {summary['steps_this_session']} steps in {seconds:.0f} s; outputs in {out_dir}")
+    return trainer
+
+
+def _remove_old_snapshots(out_dir):
+    """A fresh run must not mix its GIF frames with an earlier run's."""
+    for old in (out_dir / SNAPSHOTS).glob("epoch_*.png"):
+        old.unlink()
+
+
+def _epoch_end_writer(out_dir):
+    """The per-epoch callback: a snapshot of fixed noise for the GIF, then a checkpoint."""
+    fixed_inputs = {}
+
+    def on_epoch_end(trainer, epoch):
+        if not fixed_inputs:
+            fixed_inputs["noise"], fixed_inputs["labels"] = snapshot_inputs(trainer.generator)
+        snapshot = out_dir / SNAPSHOTS / f"epoch_{epoch:04d}.png"
+        snapshot.parent.mkdir(exist_ok=True)
+        save_snapshot(trainer.generator, snapshot, fixed_inputs["noise"], fixed_inputs["labels"])
+        trainer.save_checkpoint(out_dir / CHECKPOINT)
+
+    return on_epoch_end
+
+
+def write_outputs(trainer, out_dir, summary):
+    """Models, history, loss plot, evaluation images and GIF, each written atomically."""
+    trainer.discriminator.trainable = True  # saved as a trainable model, not frozen by G's last step
+    for name, model in (("generator", trainer.generator), ("discriminator", trainer.discriminator)):
+        with atomic_output(out_dir / f"{name}.keras") as temporary:
+            model.save(temporary)
+    save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
+    plot_history(trainer.history, out_dir / "losses.png")
+    save_evaluation_images(trainer.generator, out_dir / "evaluation_images")
+    save_training_gif(sorted((out_dir / SNAPSHOTS).glob("epoch_*.png")), out_dir / "training.gif")
+    with atomic_output(out_dir / "run.json") as temporary:
+        temporary.write_text(json.dumps(summary, indent=1))
