@@ -207,9 +207,8 @@ def make_dataset(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
     if batch_size > len(images):
         raise ValueError(f"batch size {batch_size} is larger than the {len(images)} examples")
     images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
-    indices = tf.data.Dataset.range(len(images)).shuffle(
-        len(images), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False
-    )
-    batches = indices.batch(batch_size, drop_remainder=True).skip(skip_batches)
-    batches = batches.map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+    # A NumPy permutation, not Dataset.shuffle: TensorFlow's global seed would change the order.
+    order = np.random.default_rng([seed, epoch]).permutation(len(images))
+    batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
+    batches = batches.skip(skip_batches).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
     return batches.prefetch(tf.data.AUTOTUNE)

@@ -63,7 +63,7 @@ def save_evaluation_images(generator, out_dir, per_image=100, seed=0):
     ]
 
 
-def plot_history(history, path=None, smoothing=25):
+def plot_history(history, path=None, smoothing=50):
     """Plot D's and G's losses and D's accuracy per step; save the figure if `path` is given.
 
     Args:
@@ -94,7 +94,7 @@ def plot_history(history, path=None, smoothing=25):
 def _plot_smoothed(axes, steps, values, label, window):
     """Raw values faintly, their moving average boldly, in the same colour."""
     values = np.asarray(values, dtype=np.float32)
-    (line,) = axes.plot(steps, values, alpha=0.25, linewidth=0.8)
+    (line,) = axes.plot(steps, values, alpha=0.15, linewidth=0.6)
     window = max(1, min(window, len(values)))
     smoothed = np.convolve(values, np.ones(window) / window, mode="valid")
     axes.plot(steps[window - 1:], smoothed, color=line.get_color(), label=label)

