@@ -54,6 +54,7 @@ def build_parser():
     train.add_argument("--batch-size", type=_positive_int, default=64, help="real images per step (default 64)")
     train.add_argument("--latent-dim", type=_positive_int, default=100, help="size of the noise vector (default 100)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--label-smoothing", type=float, default=0.1, help="D's real target is 1 - this (default 0.1)")
     train.add_argument("--data", choices=("mnist", "fashion_mnist"), default="mnist", help="training set")
     train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
@@ -103,12 +104,21 @@ def _import_tensorflow_quietly():
 def _train(args):
     out_dir = Path(args.out or Path("runs") / args.model)
     _check_output_dir(out_dir)
+    if args.data_dir and not Path(args.data_dir).is_dir():
+        raise CommandLineError(f"--data-dir {args.data_dir} is not a directory")
+    if not 0 <= args.label_smoothing < 0.5:
+        raise CommandLineError(f"--label-smoothing must be in [0, 0.5), got {args.label_smoothing}")
     _import_tensorflow_quietly()
     from ganutils.run import train_run
     from ganutils.training import TrainConfig
 
     config = TrainConfig(
-        family=args.model, data=args.data, batch_size=args.batch_size, latent_dim=args.latent_dim, seed=args.seed
+        family=args.model,
+        data=args.data,
+        batch_size=args.batch_size,
+        latent_dim=args.latent_dim,
+        label_smoothing=args.label_smoothing,
+        seed=args.seed,
     )
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
     train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,
