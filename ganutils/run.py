@@ -110,7 +110,6 @@ def _epoch_end_writer(out_dir):
 
 def write_outputs(trainer, out_dir, summary):
     """Models, history, loss plot, evaluation images and GIF, each written atomically."""
-    trainer.discriminator.trainable = True  # saved as a trainable model, not frozen by G's last step
     for name, model in (("generator", trainer.generator), ("discriminator", trainer.discriminator)):
         with atomic_output(out_dir / f"{name}.keras") as temporary:
             model.save(temporary)

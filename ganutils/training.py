@@ -143,7 +143,10 @@ class GANTrainer:
         """Train G once through the frozen D, with targets that call every generated image real."""
         self.discriminator.trainable = False
         targets = np.ones((len(noise), 1), dtype=np.float32)
-        return self.combined.train_on_batch(self._inputs(noise, labels), targets, return_dict=True)["loss"]
+        try:
+            return self.combined.train_on_batch(self._inputs(noise, labels), targets, return_dict=True)["loss"]
+        finally:
+            self.discriminator.trainable = True  # so that D looks like an ordinary model between steps
 
     def train_step(self, real_images, labels=None, epoch=1):
         """One GAN step: D on real and generated images, then G; returns the step's record."""
@@ -172,7 +175,8 @@ class GANTrainer:
             images: training images (N, ...) in [-1, 1].
             labels: integer labels (N,), needed by conditional models.
             steps, epochs: when to stop; give exactly one.
-            verbose: 1 shows a progress bar with the latest losses, 0 is silent.
+            verbose: 1 shows a progress bar with the latest losses, 2 prints a line of
+                epoch averages about 20 times in all (compact in notebooks), 0 is silent.
             on_epoch_end: called as `on_epoch_end(trainer, epoch)` after each epoch, and
                 after the last step when it falls inside an epoch.
         Returns:
@@ -184,13 +188,16 @@ class GANTrainer:
         total_steps = self.total_steps = _total_steps(steps, epochs, steps_per_epoch)
         images = tf.convert_to_tensor(images)
         labels = tf.convert_to_tensor(np.zeros(len(images), np.int32) if labels is None else labels)
-        progress = keras.utils.Progbar(total_steps, verbose=verbose, stateful_metrics=PROGRESS_KEYS)
+        progress = keras.utils.Progbar(total_steps, verbose=int(verbose == 1), stateful_metrics=PROGRESS_KEYS)
+        log_every = max(1, round(total_steps / steps_per_epoch / 20))
         while self.step < total_steps:
             epoch, done = divmod(self.step, steps_per_epoch)
             batches = make_dataset(images, labels, self.config.batch_size, self.config.seed, epoch, done)
             for real_images, batch_labels in batches.take(total_steps - self.step):
                 record = self.train_step(real_images, batch_labels if self.conditional else None, epoch + 1)
                 progress.update(self.step, [(key, record[key]) for key in PROGRESS_KEYS])
+            if verbose == 2 and ((epoch + 1) % log_every == 0 or self.step == total_steps):
+                print(_epoch_line(epoch_history(self.history)[-1], total_steps))
             if on_epoch_end:
                 on_epoch_end(self, epoch + 1)
         return self.history
@@ -248,6 +255,15 @@ def _total_steps(steps, epochs, steps_per_epoch):
     if total < 1:
         raise ValueError(f"the number of steps or epochs must be positive, got {steps or epochs}")
     return total
+
+
+def _epoch_line(summary, total_steps):
+    """One line of an epoch's average losses and accuracies."""
+    return (
+        f"epoch {summary['epoch']:>3} (step {summary['steps']}/{total_steps}): "
+        f"D loss {summary['d_loss']:.3f}, G loss {summary['g_loss']:.3f}, "
+        f"D accuracy on real {summary['d_acc_real']:.2f}, on fake {summary['d_acc_fake']:.2f}"
+    )
 
 
 def epoch_history(history):
