@@ -1,6 +1,6 @@
 # The README's two commands. Each creates .venv and installs the course into it first.
 #   make demo   trains a conditional DCGAN and writes its models and pictures to runs/cdcgan
-#   make test   runs every test
+#   make test   runs every test: the unit tests, and each notebook with nbval in quick mode
 PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
@@ -17,4 +17,4 @@ demo: $(INSTALLED)
 	$(VENV)/bin/python -m ganutils train cdcgan --steps 3000 --seed 0 --out runs/cdcgan
 
 test: $(INSTALLED)
-	$(VENV)/bin/python -m pytest
+	GANUTILS_QUICK=1 $(VENV)/bin/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg

@@ -50,6 +50,7 @@ class EpochSnapshots:
     """An `on_epoch_end` callback: a grid of fixed noise (and labels) every `every` epochs.
 
     Used with `GANTrainer.fit(..., on_epoch_end=snapshots)`; `save_gif` joins the grids.
+    Frames are drawn at one screen pixel per image pixel, to keep the GIF small.
     """
 
     def __init__(self, generator, folder, every=1):
@@ -61,7 +62,7 @@ class EpochSnapshots:
         is_last = trainer.step == trainer.total_steps
         if epoch % self.every == 0 or is_last:
             path = self.folder / f"epoch_{epoch:04d}.png"
-            self.paths.append(save_snapshot(self.generator, path, self.noise, self.labels))
+            self.paths.append(save_snapshot(self.generator, path, self.noise, self.labels, scale=1))
 
     def save_gif(self, gif_path):
         """Write the snapshots, in order, as a looping GIF; returns its path."""

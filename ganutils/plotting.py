@@ -13,7 +13,7 @@ from ganutils.sampling import fixed_noise, generate_images
 GRID_SCALE = 2  # each pixel becomes a 2x2 block, so digits are readable at a glance
 
 
-def image_grid(images, columns=10, padding=2):
+def image_grid(images, columns=10, padding=2, scale=GRID_SCALE):
     """Tile images in [0, 1] (shape (n, h, w) or (n, h, w, 1)) into one uint8 picture."""
     images = np.asarray(images, dtype=np.float32).reshape(len(images), *np.shape(images)[1:3])
     rows = -(-len(images) // columns)
@@ -23,14 +23,14 @@ def image_grid(images, columns=10, padding=2):
         row, column = divmod(index, columns)
         top, left = padding + row * height, padding + column * width
         grid[top:top + image.shape[0], left:left + image.shape[1]] = image
-    grid = np.kron(grid, np.ones((GRID_SCALE, GRID_SCALE), dtype=np.float32))
+    grid = np.kron(grid, np.ones((scale, scale), dtype=np.float32))
     return np.round(np.clip(grid, 0, 1) * 255).astype(np.uint8)
 
 
-def save_image_grid(images, path, columns=10):
+def save_image_grid(images, path, columns=10, scale=GRID_SCALE):
     """Write images in [0, 1] as one PNG grid; returns the path."""
     with atomic_output(path) as temporary:
-        imageio.imwrite(temporary, image_grid(images, columns), format="png")
+        imageio.imwrite(temporary, image_grid(images, columns, scale=scale), format="png")
     return Path(path)
 
 
@@ -41,9 +41,9 @@ def snapshot_inputs(generator, n=100, seed=1234):
     return noise, labels
 
 
-def save_snapshot(generator, path, noise, labels=None):
+def save_snapshot(generator, path, noise, labels=None, scale=GRID_SCALE):
     """Write a 10-column grid of the generator's images for fixed noise (and labels)."""
-    return save_image_grid(generate_images(generator, noise, labels), path)
+    return save_image_grid(generate_images(generator, noise, labels), path, scale=scale)
 
 
 def save_evaluation_images(generator, out_dir, per_image=100, seed=0):
