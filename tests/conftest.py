@@ -1,28 +1,12 @@
 """Shared fixtures: quiet TensorFlow, seeded Keras, and small MNIST-shaped data on disk."""
 
-import gzip
 import os
-import struct
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-
-def write_idx(path, array):
-    """Write a uint8 array as a gzipped IDX file, the format of the original MNIST files."""
-    array = np.asarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as stream:
-        stream.write(header + array.tobytes())
-
-
-def fake_digits(count, seed=0):
-    """Random 28x28 uint8 images and labels 0-9 in turn."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), np.arange(count, dtype=np.uint8) % 10
+from mnist_files import fake_digits, write_idx  # noqa: E402
 
 
 @pytest.fixture

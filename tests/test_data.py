@@ -4,7 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import fake_digits, write_idx
+from mnist_files import fake_digits, write_idx
 
 from ganutils import data
 from ganutils.data import DataError, load_dataset, load_mnist, make_dataset

@@ -1,0 +1,20 @@
+"""Small MNIST-format files for the tests: gzipped IDX files of made-up digits."""
+
+import gzip
+import struct
+
+import numpy as np
+
+
+def write_idx(path, array):
+    """Write a uint8 array as a gzipped IDX file, the format of the original MNIST files."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as stream:
+        stream.write(header + array.tobytes())
+
+
+def fake_digits(count, seed=0):
+    """Random 28x28 uint8 images and labels 0-9 in turn."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), np.arange(count, dtype=np.uint8) % 10
