@@ -131,10 +131,11 @@ def _sample(args):
     _check_output_file(args.out)
     check_model_file(args.generator)
     _import_tensorflow_quietly()
+    from ganutils.models import is_conditional
     from ganutils.sampling import load_generator, sample_images
 
     generator = load_generator(args.generator)
-    if args.label is not None and len(generator.inputs) == 1:
+    if args.label is not None and not is_conditional(generator):
         raise CommandLineError(f"{args.generator} is an unconditional generator: it takes no --label")
     images, labels = sample_images(generator, args.n, label=args.label, seed=args.seed)
     _write_samples(Path(args.out), images, labels)

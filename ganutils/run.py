@@ -5,17 +5,13 @@ import time
 from pathlib import Path
 
 import keras
+import matplotlib.pyplot as plt
 
+from ganutils.course import EpochSnapshots
 from ganutils.data import load_dataset
 from ganutils.files import atomic_output
 from ganutils.models import build_models
-from ganutils.plotting import (
-    plot_history,
-    save_evaluation_images,
-    save_snapshot,
-    save_training_gif,
-    snapshot_inputs,
-)
+from ganutils.plotting import plot_history, save_evaluation_images, save_training_gif
 from ganutils.training import GANTrainer, TrainConfig, read_checkpoint_state, save_history, training_device
 
 CHECKPOINT = "checkpoint.npz"
@@ -69,7 +65,7 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         steps=steps,
         epochs=epochs,
         verbose=verbose,
-        on_epoch_end=_epoch_end_writer(out_dir),
+        on_epoch_end=_epoch_end_writer(out_dir, trainer.generator),
     )
     seconds = time.time() - started
     summary = {
@@ -93,16 +89,13 @@ def _remove_old_snapshots(out_dir):
         old.unlink()
 
 
-def _epoch_end_writer(out_dir):
+def _epoch_end_writer(out_dir, generator):
     """The per-epoch callback: a snapshot of fixed noise for the GIF, then a checkpoint."""
-    fixed_inputs = {}
+    snapshots = EpochSnapshots(generator, out_dir / SNAPSHOTS)
+    snapshots.folder.mkdir(exist_ok=True)
 
     def on_epoch_end(trainer, epoch):
-        if not fixed_inputs:
-            fixed_inputs["noise"], fixed_inputs["labels"] = snapshot_inputs(trainer.generator)
-        snapshot = out_dir / SNAPSHOTS / f"epoch_{epoch:04d}.png"
-        snapshot.parent.mkdir(exist_ok=True)
-        save_snapshot(trainer.generator, snapshot, fixed_inputs["noise"], fixed_inputs["labels"])
+        snapshots(trainer, epoch)
         trainer.save_checkpoint(out_dir / CHECKPOINT)
 
     return on_epoch_end
@@ -114,7 +107,7 @@ def write_outputs(trainer, out_dir, summary):
         with atomic_output(out_dir / f"{name}.keras") as temporary:
             model.save(temporary)
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
-    plot_history(trainer.history, out_dir / "losses.png")
+    plt.close(plot_history(trainer.history, out_dir / "losses.png"))
     save_evaluation_images(trainer.generator, out_dir / "evaluation_images")
     save_training_gif(sorted((out_dir / SNAPSHOTS).glob("epoch_*.png")), out_dir / "training.gif")
     with atomic_output(out_dir / "run.json") as temporary:
