@@ -205,11 +205,14 @@ class GANTrainer:
     def _checkpoint_variables(self):
         """Every variable a checkpoint holds, by group; builds the optimizers if needed."""
         groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables}
-        for name, model, d_trainable in (("d_optimizer", self.discriminator, True), ("g_optimizer", self.combined, False)):
-            self.discriminator.trainable = d_trainable
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            groups[name] = model.optimizer.variables
+        try:
+            for name, model, d_trainable in (("d_optimizer", self.discriminator, True), ("g_optimizer", self.combined, False)):
+                self.discriminator.trainable = d_trainable
+                if not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)
+                groups[name] = model.optimizer.variables
+        finally:
+            self.discriminator.trainable = True  # as between steps: a checkpoint must not leave D frozen
         return groups
 
     def save_checkpoint(self, path):

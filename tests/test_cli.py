@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+
+import ganutils.training  # noqa: F401  (registers the metric the saved discriminator uses)
 
 from ganutils.models import build_dcgan_generator, build_mlp_generator
 
@@ -52,6 +55,8 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     assert sorted(p.name for p in (out / "evaluation_images").iterdir()) == [f"{d}.png" for d in range(10)]
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
     assert len((out / "history.csv").read_text().splitlines()) == 1 + 6
+    saved_discriminator = keras.models.load_model(out / "discriminator.keras")
+    assert saved_discriminator.trainable and saved_discriminator.trainable_weights
 
     resumed = ganutils("train", "cgan", "--steps", 10, "--data-dir", idx_dir, "--out", out, "--resume", "--quiet")
     assert resumed.returncode == 0, resumed.stderr

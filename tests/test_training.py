@@ -170,8 +170,10 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
         interrupted.fit(images, steps=10, verbose=0, on_epoch_end=lambda t, e: t.save_checkpoint(checkpoint))
     assert not list(tmp_path.glob(".*partial*"))
 
+    assert interrupted.discriminator.trainable, "saving a checkpoint must not leave D frozen"
     resumed = _small_trainer(seed=99)  # different initial weights: all state must come from the file
     resumed.restore_checkpoint(checkpoint)
+    assert resumed.discriminator.trainable
     assert resumed.step == 4 and len(resumed.history) == 4 and resumed.total_steps == 10
     resumed.fit(images, steps=10, verbose=0)
     assert [r["step"] for r in resumed.history] == list(range(1, 11))
