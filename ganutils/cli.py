@@ -1,4 +1,4 @@
-"""Command line: `python -m ganutils train ...` and `python -m ganutils sample ...`.
+"""Command line: `python -m ganutils train|sample|evaluate ...`.
 
 Arguments are checked before TensorFlow is imported, so bad input fails in a moment with one
 line on stderr and exit status 2; a failure while working exits with status 1, also in one line.
@@ -69,6 +69,14 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=0, help="random seed for the noise (default 0)")
     sample.add_argument("--out", required=True, help="output file: .npz (arrays) or .png (a grid)")
     sample.set_defaults(handler=_sample)
+
+    evaluate = commands.add_parser("evaluate", help="measure a generator's samples against real digits")
+    evaluate.add_argument("generator", help="a generator saved as .keras (e.g. trained_models/cdcgan.keras)")
+    evaluate.add_argument("--n", type=_positive_int, default=1000, help="samples, and real digits (default 1000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="random seed for noise and real digits (default 0)")
+    evaluate.add_argument("--data-dir", help="directory with the real MNIST training digits (mnist.npz or IDX)")
+    evaluate.add_argument("--json", help="also write the figures to this .json file")
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 
@@ -140,6 +148,44 @@ def _sample(args):
     images, labels = sample_images(generator, args.n, label=args.label, seed=args.seed)
     _write_samples(Path(args.out), images, labels)
     print(f"Wrote {args.n} images to {args.out}")
+
+
+def _evaluate(args):
+    from ganutils.files import check_model_file
+
+    if args.n < 2:
+        raise CommandLineError(f"--n must be at least 2, got {args.n}")
+    if args.json and not args.json.lower().endswith(".json"):
+        raise CommandLineError(f"--json must end in .json, got {Path(args.json).name!r}")
+    if args.json and not Path(args.json).parent.is_dir():
+        raise CommandLineError(f"cannot write {args.json}: directory {Path(args.json).parent} does not exist")
+    if args.data_dir and not Path(args.data_dir).is_dir():
+        raise CommandLineError(f"--data-dir {args.data_dir} is not a directory")
+    check_model_file(args.generator)
+    _import_tensorflow_quietly()
+    from ganutils.data import load_mnist
+    from ganutils.evaluate import evaluate_generator, format_report, judge_info
+    from ganutils.sampling import load_generator
+
+    generator = load_generator(args.generator)
+    real = load_mnist("train", data_dir=args.data_dir, verbose=False)
+    results = evaluate_generator(generator, n=args.n, seed=args.seed, real=real)
+    info = judge_info()
+    print(f"judge: CNN trained on {info['trained_on']}, {info['held_out_accuracy']:.1%} accurate on {info['held_out']}")
+    print(f"generated: {args.n:,} samples from {args.generator}; real: {args.n:,} digits from {real.source}")
+    print(format_report(results))
+    if args.json:
+        _write_json(Path(args.json), {"generator": str(args.generator), "judge": info, **results})
+
+
+def _write_json(path, content):
+    """Write `content` as JSON, atomically."""
+    import json
+
+    from ganutils.files import atomic_output
+
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=1) + "\n")
 
 
 def _write_samples(path, images, labels):

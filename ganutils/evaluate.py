@@ -155,8 +155,8 @@ def evaluate_generator(generator, n=DEFAULT_SAMPLES, seed=0, real=None):
         from ganutils.data import load_mnist
 
         real = load_mnist("train", verbose=False)
-    images, labels = generator_samples(generator, n, seed)
     real_images, real_labels = real_samples(real, n, seed)
+    images, labels = generator_samples(generator, n, seed)
     conditional = is_conditional(generator)
     return {
         "generated": image_metrics(images, labels),

@@ -105,6 +105,11 @@ def test_sample_png_grid_and_unconditional_npz(generators, tmp_path):
         (["sample", "G.keras", "--n", "4", "--out", "x.jpg"], [".npz or .png"]),
         (["sample", "G.keras", "--n", "4", "--out", "no/such/dir/x.npz"], ["does not exist"]),
         (["sample", "G.keras", "--n", "4", "--out", "G.keras/x.npz"], ["does not exist"]),
+        (["evaluate", "G.keras", "--n", "1"], ["at least 2, got 1"]),
+        (["evaluate", "G.keras", "--json", "out.txt"], ["must end in .json"]),
+        (["evaluate", "G.keras", "--json", "no/such/dir/out.json"], ["does not exist"]),
+        (["evaluate", "missing.keras"], ["missing.keras: no such model file"]),
+        (["evaluate", "G.keras", "--n", "100000"], ["only 5,000 real digits"]),
     ],
 )
 def test_bad_input_is_one_line_with_no_output(args, fragments, generators, tmp_path):
@@ -112,6 +117,21 @@ def test_bad_input_is_one_line_with_no_output(args, fragments, generators, tmp_p
     before = sorted(tmp_path.rglob("*"))
     assert_one_line_error(ganutils(*args, cwd=tmp_path), *fragments)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_evaluate_prints_generated_and_real_figures_and_writes_json(generators, tmp_path):
+    out = tmp_path / "figures.json"
+    result = ganutils("evaluate", generators[0], "--n", 40, "--json", out)
+    assert result.returncode == 0, result.stderr
+    assert "judge: CNN trained on 10,000 MNIST test digits" in result.stdout
+    for row in ("classifier score (N=40, max 10)", "Fréchet distance", "conditional accuracy", "cross-entropy"):
+        assert row in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["generated"]["n"] == figures["real"]["n"] == 40
+    assert figures["real"]["conditional_accuracy"] > 0.9  # real digits, read by the judge
+    assert figures["generated"]["frechet_distance"] > figures["real"]["frechet_distance"]  # untrained G
+    unconditional = ganutils("evaluate", generators[1], "--n", 40)
+    assert unconditional.returncode == 0 and "conditional accuracy" not in unconditional.stdout
 
 
 def test_corrupt_model_files_are_one_line_errors(generators, tmp_path):

