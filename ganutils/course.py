@@ -74,3 +74,12 @@ def show_image(path):
     from IPython.display import Image
 
     return Image(filename=str(path))
+
+
+def report_metrics(generator, n=1000):
+    """Print the judge's figures for a lesson's trained generator beside real digits (each lesson's end)."""
+    from ganutils.evaluate import evaluate_generator, format_report
+
+    results = evaluate_generator(generator, n=full_or_quick(n, 100))
+    print(format_report(results))
+    return results

@@ -1,0 +1,162 @@
+"""Time three ways of training the course's DCGAN, side by side in one run.
+
+(a) the `ganutils` loop (`GANTrainer.fit`, built on `train_on_batch`);
+(b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
+    writes it (https://www.tensorflow.org/tutorials/generative/dcgan);
+(c) the Keras 2 style loop: `predict_on_batch` for the fakes, D trained on real and on fake
+    batches separately, NumPy arrays in between.
+
+All three train the same architecture from the same initial weights, with the same batch
+size, optimizer (Adam 2e-4, beta_1 0.5), loss and in-memory data. Each repetition times
+every loop for the same number of steps, in turn, after a warm-up; the figure is the median.
+Usage:
+
+    python benchmarks/loop_speed.py [--batch-size 128] [--steps 40] [--repeats 5]
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganutils.data import load_mnist
+from ganutils.models import build_combined, build_models
+from ganutils.training import GANTrainer, TrainConfig
+
+
+def fresh_models(seed):
+    """The course's DCGAN generator and discriminator, with weights fixed by `seed`."""
+    keras.utils.set_random_seed(seed)
+    return build_models("dcgan")
+
+
+class GanutilsLoop:
+    """(a): the course's trainer; `run` continues `fit` for more steps."""
+
+    name = "ganutils train_on_batch loop"
+
+    def __init__(self, images, config):
+        self.images = images
+        self.trainer = GANTrainer(*fresh_models(config.seed), config)
+
+    def run(self, steps):
+        self.trainer.fit(self.images, steps=self.trainer.step + steps, verbose=0)
+
+
+class FusedLoop:
+    """(b): the TensorFlow tutorial's pattern, on the course's models and optimizer settings."""
+
+    name = "fused tf.function step (TF tutorial)"
+
+    def __init__(self, images, config):
+        self.generator, self.discriminator = fresh_models(config.seed)
+        self.config = config
+        self.cross_entropy = keras.losses.BinaryCrossentropy()
+        self.generator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
+        self.discriminator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
+        self.dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).repeat()
+        self.batches = iter(self.dataset.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+    def discriminator_loss(self, real_output, fake_output):
+        real_target = tf.ones_like(real_output) * (1.0 - self.config.label_smoothing)
+        return self.cross_entropy(real_target, real_output) + self.cross_entropy(tf.zeros_like(fake_output), fake_output)
+
+    def generator_loss(self, fake_output):
+        return self.cross_entropy(tf.ones_like(fake_output), fake_output)
+
+    @tf.function
+    def train_step(self, images):
+        noise = tf.random.normal([self.config.batch_size, self.config.latent_dim])
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            generated_images = self.generator(noise, training=True)
+            real_output = self.discriminator(images, training=True)
+            fake_output = self.discriminator(generated_images, training=True)
+            gen_loss = self.generator_loss(fake_output)
+            disc_loss = self.discriminator_loss(real_output, fake_output)
+        gradients_of_generator = gen_tape.gradient(gen_loss, self.generator.trainable_variables)
+        gradients_of_discriminator = disc_tape.gradient(disc_loss, self.discriminator.trainable_variables)
+        self.generator_optimizer.apply_gradients(zip(gradients_of_generator, self.generator.trainable_variables))
+        self.discriminator_optimizer.apply_gradients(
+            zip(gradients_of_discriminator, self.discriminator.trainable_variables)
+        )
+        return gen_loss, disc_loss
+
+    def run(self, steps):
+        for _ in range(steps):
+            losses = self.train_step(next(self.batches))
+        [float(loss) for loss in losses]  # wait for the last step, as (a) and (c) do
+
+
+class Keras2Loop:
+    """(c): the loop of Keras 2 era tutorials, with D's `trainable` set before each call."""
+
+    name = "Keras 2 style loop"
+
+    def __init__(self, images, config):
+        self.images = np.asarray(images)
+        self.config = config
+        self.generator, self.discriminator = fresh_models(config.seed)
+        self.combined = build_combined(self.generator, self.discriminator)
+        adam = lambda: keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
+        self.discriminator.compile(adam(), "binary_crossentropy")
+        self.combined.compile(adam(), "binary_crossentropy")
+        self.rng = np.random.default_rng(config.seed)
+
+    def run(self, steps):
+        batch_size, latent_dim = self.config.batch_size, self.config.latent_dim
+        real_target = np.full((batch_size, 1), 1.0 - self.config.label_smoothing, np.float32)
+        fake_target = np.zeros((batch_size, 1), np.float32)
+        for _ in range(steps):
+            real = self.images[self.rng.integers(0, len(self.images), batch_size)]
+            noise = self.rng.standard_normal((batch_size, latent_dim)).astype(np.float32)
+            fake = self.generator.predict_on_batch(noise)
+            self.discriminator.trainable = True
+            self.discriminator.train_on_batch(real, real_target)
+            self.discriminator.train_on_batch(fake, fake_target)
+            self.discriminator.trainable = False
+            noise = self.rng.standard_normal((batch_size, latent_dim)).astype(np.float32)
+            self.combined.train_on_batch(noise, np.ones((batch_size, 1), np.float32))
+
+
+def time_run(loop, steps):
+    """Seconds for `steps` training steps."""
+    started = time.perf_counter()
+    loop.run(steps)
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=40, help="steps per timed repetition")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
+    args = parser.parse_args()
+    config = TrainConfig(family="dcgan", batch_size=args.batch_size)
+    images = tf.convert_to_tensor(load_mnist("train").images)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"TensorFlow {tf.__version__}, Keras {keras.__version__}, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
+    print(f"DCGAN, batch {args.batch_size}, {args.repeats} repetitions of {args.steps} steps after {args.warmup} warm-up steps")
+    loops = [GanutilsLoop(images, config), FusedLoop(images, config), Keras2Loop(images, config)]
+    for loop in loops:
+        loop.run(args.warmup)
+    seconds = {loop.name: [] for loop in loops}
+    for _ in range(args.repeats):
+        for loop in loops:
+            seconds[loop.name].append(time_run(loop, args.steps))
+    speed = {}
+    for loop in loops:
+        median = statistics.median(seconds[loop.name])
+        speed[loop.name] = args.steps * args.batch_size / median
+        print(f"{loop.name:<40} {1000 * median / args.steps:7.1f} ms/step  {speed[loop.name]:7.0f} images/s")
+    ganutils, fused = (speed[loop.name] for loop in loops[:2])
+    print(f"speed ratio (ganutils / fused tf.function): {ganutils / fused:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Seconds of training on this machine until the course's models reach given quality levels.
+
+Trains a cDCGAN and a DCGAN with the course's defaults (`ganutils train`'s settings) on the
+MNIST training digits this machine has, and every few hundred steps measures samples with
+the project's judge (`ganutils.evaluate`): the cDCGAN's conditional accuracy (100 samples per
+digit) and the DCGAN's classifier score (N=1,000). The clock counts training only, not the
+measuring. Usage:
+
+    python benchmarks/time_to_quality.py [--models cdcgan dcgan] [--budget 300]
+"""
+
+import argparse
+import os
+import platform
+import time
+
+import keras
+import tensorflow as tf
+
+from ganutils.data import load_mnist
+from ganutils.evaluate import evaluate_generator
+from ganutils.models import build_models
+from ganutils.training import GANTrainer, TrainConfig
+
+GOALS = {  # model: (metric, levels to time, level and seconds the course aims for)
+    "cdcgan": ("conditional_accuracy", (0.90, 0.95, 0.98), {0.95: 90, 0.98: 300}),
+    "dcgan": ("classifier_score", (8.0, 9.0), {9.0: 300}),
+}
+
+
+def measure(trainer, metric, n, real):
+    """The metric for `n` samples from the trainer's generator, and for as many real digits."""
+    results = evaluate_generator(trainer.generator, n=n, seed=123, real=real)
+    return results["generated"][metric], results["real"][metric]
+
+
+def time_to_quality(family, budget, check_every, n, real, seed):
+    """Train `family` for up to `budget` seconds; return {level: (seconds, step)} first reached."""
+    metric, levels, _ = GOALS[family]
+    keras.utils.set_random_seed(seed)
+    config = TrainConfig(family=family, seed=seed)
+    trainer = GANTrainer(*build_models(family), config)
+    labels = real.labels if family == "cdcgan" else None
+    reached, seconds = {}, 0.0
+    while seconds < budget and len(reached) < len(levels):
+        started = time.perf_counter()
+        trainer.fit(real.images, labels, steps=trainer.step + check_every, verbose=0)
+        seconds += time.perf_counter() - started
+        value, real_value = measure(trainer, metric, n, real)
+        print(f"{family}: step {trainer.step:>5}, {seconds:6.1f} s of training: {metric} {value:.3f} (real digits {real_value:.3f})", flush=True)
+        for level in levels:
+            if value >= level and level not in reached:
+                reached[level] = (seconds, trainer.step)
+    return reached
+
+
+def report(family, reached, budget):
+    """One line per level: when it was first reached, and whether that meets the course's aim."""
+    metric, levels, aims = GOALS[family]
+    for level in levels:
+        aim = f" (aim: within {aims[level]} s: {'met' if level in reached and reached[level][0] <= aims[level] else 'missed'})" if level in aims else ""
+        when = f"{reached[level][0]:.0f} s (step {reached[level][1]})" if level in reached else f"not within {budget} s"
+        print(f"{family} {metric} >= {level}: {when}{aim}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=tuple(GOALS), default=list(GOALS))
+    parser.add_argument("--budget", type=float, default=300, help="training seconds per model (default 300)")
+    parser.add_argument("--check-every", type=int, default=100, help="steps between measurements")
+    parser.add_argument("--n", type=int, default=1000, help="samples per measurement")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    real = load_mnist("train")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"GPUs: {len(tf.config.list_physical_devices('GPU'))}; batch {TrainConfig().batch_size}; "
+          f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    results = {family: time_to_quality(family, args.budget, args.check_every, args.n, real, args.seed) for family in args.models}
+    for family, reached in results.items():
+        report(family, reached, args.budget)
+
+
+if __name__ == "__main__":
+    main()

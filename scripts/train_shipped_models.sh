@@ -1,0 +1,20 @@
+#!/bin/sh
+# Train the four generators shipped in trained_models/ with the course's own command, then
+# measure each with `ganutils evaluate`. Logs and full run folders go to runs/shipped/.
+# Usage: sh scripts/train_shipped_models.sh [gan cgan dcgan cdcgan]
+set -eu
+PYTHON=${PYTHON:-.venv/bin/python}
+mkdir -p runs/shipped trained_models
+models=${*:-gan cgan dcgan cdcgan}
+for model in $models; do
+    case $model in
+        gan | cgan) steps=${MLP_STEPS:-10000} ;;
+        dcgan) steps=${DCGAN_STEPS:-6000} ;;
+        cdcgan) steps=${CDCGAN_STEPS:-3000} ;;
+    esac
+    echo "training $model for $steps steps"
+    $PYTHON -m ganutils train "$model" --steps "$steps" --seed 0 --quiet --out "runs/shipped/$model" > "runs/shipped/$model.log"
+    cp "runs/shipped/$model/generator.keras" "trained_models/$model.keras"
+    cp "runs/shipped/$model/run.json" "trained_models/$model.run.json"
+    $PYTHON -m ganutils evaluate "trained_models/$model.keras" --n 1000 --json "trained_models/$model.metrics.json"
+done
