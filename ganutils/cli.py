@@ -59,6 +59,7 @@ def build_parser():
     train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--mixed-precision", action="store_true", help="float16 maths (for GPUs; slow on a CPU)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
@@ -127,6 +128,7 @@ def _train(args):
         latent_dim=args.latent_dim,
         label_smoothing=args.label_smoothing,
         seed=args.seed,
+        mixed_precision=args.mixed_precision,
     )
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
     train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,

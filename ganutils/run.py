@@ -50,6 +50,7 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         if steps is None and epochs is None:
             steps = saved_total
     keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
     digits = load_dataset(config.data, data_dir=data_dir)
     trainer = GANTrainer(*build_models(config.family, config.latent_dim), config)
     if resume:

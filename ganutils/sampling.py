@@ -35,7 +35,7 @@ def fixed_noise(generator, n, seed=0):
 def generate_images(generator, noise, labels=None):
     """Run the generator in inference mode; images come back in [0, 1], shape (n, 28, 28, 1)."""
     inputs = noise if labels is None else [noise, np.asarray(labels, dtype=np.int32)]
-    images = generator.predict(inputs, batch_size=256, verbose=0)
+    images = generator.predict(inputs, batch_size=256, verbose=0).astype(np.float32)  # float16 if mixed precision
     return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
 
 

@@ -37,6 +37,7 @@ class TrainConfig:
     beta_1: float = 0.5  # Adam's first-moment decay; 0.9 made DCGAN training oscillate
     label_smoothing: float = 0.1  # one-sided: D's target for real images is 1 - this
     seed: int = 0  # seeds weights, noise and data order
+    mixed_precision: bool = False  # float16 maths, float32 weights: faster on GPUs with tensor cores only
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -132,7 +133,7 @@ class GANTrainer:
         # Keras 3 fixes a step's trainable weights when it first traces it, not at compile time.
         self.discriminator.trainable = True
         batch_size = len(real_images)
-        images = tf.concat([real_images, fake_images], axis=0)
+        images = tf.concat([real_images, tf.cast(fake_images, real_images.dtype)], axis=0)  # float16 if mixed
         both_labels = None if labels is None else tf.concat([labels, labels], axis=0)
         targets = np.concatenate(
             [np.full((batch_size, 1), 1.0 - self.config.label_smoothing), np.zeros((len(fake_images), 1))]

@@ -72,6 +72,19 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     assert_one_line_error(wrong_model, "belongs to a cgan run")
 
 
+def test_mixed_precision_run_trains_and_samples(idx_dir, tmp_path):
+    out = tmp_path / "run"
+    result = ganutils("train", "cdcgan", "--steps", 2, "--batch-size", 8, "--mixed-precision",
+                      "--data-dir", idx_dir, "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "run.json").read_text())["config"]["mixed_precision"] is True
+    generator = keras.models.load_model(out / "generator.keras", compile=False)
+    assert generator.layers[-1].dtype_policy.name == "mixed_float16"  # float16 maths, float32 weights
+    assert ganutils("sample", out / "generator.keras", "--n", 3, "--out", tmp_path / "x.npz").returncode == 0
+    with np.load(tmp_path / "x.npz") as arrays:
+        assert arrays["images"].dtype == np.float32 and np.isfinite(arrays["images"]).all()
+
+
 def test_sample_npz_from_a_conditional_generator(generators, tmp_path):
     out = tmp_path / "sevens.npz"
     result = ganutils("sample", generators[0], "--n", 12, "--label", 7, "--out", out)

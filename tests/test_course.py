@@ -33,3 +33,11 @@ def test_epoch_snapshots_every_other_epoch_and_the_last(tmp_path):
     trainer.fit(images, steps=9, verbose=0, on_epoch_end=snapshots)
     assert [path.name for path in snapshots.paths] == ["epoch_0002.png", "epoch_0004.png", "epoch_0005.png"]
     assert len(imageio.mimread(snapshots.save_gif(tmp_path / "run.gif"))) == 3
+
+
+def test_report_metrics_prints_the_table_and_uses_fewer_samples_in_quick_mode(monkeypatch, capsys):
+    monkeypatch.setenv("GANUTILS_QUICK", "1")
+    results = course.report_metrics(build_mlp_generator(num_classes=10, hidden_units=(8,)))
+    assert results["generated"]["n"] == results["real"]["n"] == 100
+    printed = capsys.readouterr().out
+    assert "classifier score (N=100, max 10)" in printed and "conditional accuracy" in printed
