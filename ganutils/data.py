@@ -120,12 +120,16 @@ def _download_with_keras(name, split):
     loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
+    was_interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()  # no "Downloading data from" line: the caller reports the source
     try:
         train, test = loader.load_data()
     except Exception as error:  # Keras wraps network failures in several exception types.
         return None, _first_line(error).split(" -- ")[-1]
     finally:
         socket.setdefaulttimeout(previous_timeout)
+        if was_interactive:
+            keras.config.enable_interactive_logging()
     images, labels = train if split == "train" else test
     return (images, labels, "a Keras download"), None
 
