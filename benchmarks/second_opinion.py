@@ -53,7 +53,7 @@ def train_judge(judge_data, epochs):
 
 def judge_figures(judge, images, labels):
     """Classifier score, and conditional accuracy when there are labels."""
-    probabilities = judge.predict((images + 1) / 2, verbose=0)
+    probabilities = judge.predict((images.reshape(-1, 28, 28, 1) + 1) / 2, verbose=0)
     figures = {"classifier score": classifier_score(probabilities)}
     if labels is not None:
         figures["conditional accuracy"] = conditional_accuracy(probabilities, labels)
