@@ -153,7 +153,7 @@ def _sample(args):
 
 
 def _evaluate(args):
-    from ganutils.files import check_model_file
+    from ganutils.files import check_model_file, write_json
 
     if args.n < 2:
         raise CommandLineError(f"--n must be at least 2, got {args.n}")
@@ -177,17 +177,7 @@ def _evaluate(args):
     print(f"generated: {args.n:,} samples from {args.generator}; real: {args.n:,} digits from {real.source}")
     print(format_report(results))
     if args.json:
-        _write_json(Path(args.json), {"generator": str(args.generator), "judge": info, **results})
-
-
-def _write_json(path, content):
-    """Write `content` as JSON, atomically."""
-    import json
-
-    from ganutils.files import atomic_output
-
-    with atomic_output(path) as temporary:
-        temporary.write_text(json.dumps(content, indent=1) + "\n")
+        write_json(args.json, {"generator": str(args.generator), "judge": info, **results})
 
 
 def _write_samples(path, images, labels):

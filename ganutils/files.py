@@ -1,5 +1,6 @@
 """File handling that needs no TensorFlow: atomic output files and checks of model files."""
 
+import json
 import os
 import zipfile
 from contextlib import contextmanager
@@ -16,6 +17,12 @@ def atomic_output(path):
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_json(path, content):
+    """Write `content` as indented JSON, atomically."""
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=1) + "\n")
 
 
 class ModelFileError(ValueError):

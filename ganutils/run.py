@@ -1,6 +1,5 @@
 """The end-to-end job behind `ganutils train`: train with checkpoints, then write every output."""
 
-import json
 import time
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import matplotlib.pyplot as plt
 
 from ganutils.course import EpochSnapshots
 from ganutils.data import load_dataset
-from ganutils.files import atomic_output
+from ganutils.files import atomic_output, write_json
 from ganutils.models import build_models
 from ganutils.plotting import plot_history, save_evaluation_images, save_training_gif
 from ganutils.training import GANTrainer, TrainConfig, read_checkpoint_state, save_history, training_device
@@ -111,5 +110,4 @@ def write_outputs(trainer, out_dir, summary):
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
     save_evaluation_images(trainer.generator, out_dir / "evaluation_images")
     save_training_gif(sorted((out_dir / SNAPSHOTS).glob("epoch_*.png")), out_dir / "training.gif")
-    with atomic_output(out_dir / "run.json") as temporary:
-        temporary.write_text(json.dumps(summary, indent=1))
+    write_json(out_dir / "run.json", summary)

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganutils.data import make_dataset
-from ganutils.files import atomic_output
+from ganutils.files import atomic_output, write_json
 from ganutils.models import LATENT_DIM, build_combined, is_conditional
 
 PROGRESS_KEYS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
@@ -291,6 +291,4 @@ def save_history(history, csv_path, json_path=None):
             writer.writeheader()
             writer.writerows(history)
     if json_path:
-        with atomic_output(json_path) as temporary:
-            with open(temporary, "w") as stream:
-                json.dump({"per_step": history, "per_epoch": epoch_history(history)}, stream, indent=1)
+        write_json(json_path, {"per_step": history, "per_epoch": epoch_history(history)})

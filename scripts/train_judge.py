@@ -10,7 +10,6 @@ digits, for the Fréchet distance) and judge.json. Usage:
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import tensorflow as tf
 
 from ganutils.data import load_mnist
 from ganutils.evaluate import FEATURES_LAYER, JUDGE_INFO_PATH, JUDGE_PATH, REFERENCE_PATH, build_judge, feature_statistics
-from ganutils.files import atomic_output
+from ganutils.files import atomic_output, write_json
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 
@@ -63,8 +62,7 @@ def save(judge, train_digits, info):
     with atomic_output(REFERENCE_PATH) as temporary:
         with open(temporary, "wb") as stream:
             np.savez(stream, mean=mean, covariance=covariance)
-    with atomic_output(JUDGE_INFO_PATH) as temporary:
-        temporary.write_text(json.dumps(info, indent=1) + "\n")
+    write_json(JUDGE_INFO_PATH, info)
 
 
 def main():
