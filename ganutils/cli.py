@@ -81,15 +81,20 @@ def build_parser():
     return parser
 
 
-def _check_output_file(path):
-    """The output must be .npz or .png, in a directory that exists."""
+def _check_output_file(path, option="--out", formats=SAMPLE_FORMATS):
+    """An output file must have one of `formats` as suffix and lie in a directory that exists."""
     path = Path(path)
-    if path.suffix.lower() not in SAMPLE_FORMATS:
-        raise CommandLineError(f"--out must end in .npz or .png, got {path.name!r}")
+    if path.suffix.lower() not in formats:
+        raise CommandLineError(f"{option} must end in {' or '.join(formats)}, got {path.name!r}")
     if not path.parent.is_dir():
         raise CommandLineError(f"cannot write {path}: directory {path.parent} does not exist")
     if path.is_dir():
         raise CommandLineError(f"cannot write {path}: it is a directory")
+
+
+def _check_data_dir(data_dir):
+    if data_dir and not Path(data_dir).is_dir():
+        raise CommandLineError(f"--data-dir {data_dir} is not a directory")
 
 
 def _check_output_dir(path):
@@ -113,8 +118,7 @@ def _import_tensorflow_quietly():
 def _train(args):
     out_dir = Path(args.out or Path("runs") / args.model)
     _check_output_dir(out_dir)
-    if args.data_dir and not Path(args.data_dir).is_dir():
-        raise CommandLineError(f"--data-dir {args.data_dir} is not a directory")
+    _check_data_dir(args.data_dir)
     if not 0 <= args.label_smoothing < 0.5:
         raise CommandLineError(f"--label-smoothing must be in [0, 0.5), got {args.label_smoothing}")
     _import_tensorflow_quietly()
@@ -157,12 +161,9 @@ def _evaluate(args):
 
     if args.n < 2:
         raise CommandLineError(f"--n must be at least 2, got {args.n}")
-    if args.json and not args.json.lower().endswith(".json"):
-        raise CommandLineError(f"--json must end in .json, got {Path(args.json).name!r}")
-    if args.json and not Path(args.json).parent.is_dir():
-        raise CommandLineError(f"cannot write {args.json}: directory {Path(args.json).parent} does not exist")
-    if args.data_dir and not Path(args.data_dir).is_dir():
-        raise CommandLineError(f"--data-dir {args.data_dir} is not a directory")
+    if args.json:
+        _check_output_file(args.json, "--json", (".json",))
+    _check_data_dir(args.data_dir)
     check_model_file(args.generator)
     _import_tensorflow_quietly()
     from ganutils.data import load_mnist
