@@ -47,13 +47,26 @@ def build_judge():
     return keras.Model(images, probabilities, name="mnist_judge")
 
 
-@lru_cache(maxsize=1)
-def load_judge():
-    """The shipped judge as a model with two outputs: class probabilities and features."""
+def with_features(judge):
+    """The judge as a model with two outputs: class probabilities and penultimate features."""
     import keras
 
-    judge = keras.models.load_model(JUDGE_PATH, compile=False)
     return keras.Model(judge.inputs, [judge.output, judge.get_layer(FEATURES_LAYER).output])
+
+
+@lru_cache(maxsize=1)
+def load_judge():
+    """The shipped judge, with its features as a second output."""
+    import keras
+
+    return with_features(keras.models.load_model(JUDGE_PATH, compile=False))
+
+
+@lru_cache(maxsize=1)
+def reference_statistics():
+    """Feature mean and covariance of the judge's training digits, as shipped."""
+    with np.load(REFERENCE_PATH) as reference:
+        return reference["mean"], reference["covariance"]
 
 
 def judge_info():
@@ -109,12 +122,10 @@ def conditional_cross_entropy(probabilities, labels):
 def image_metrics(images, labels=None):
     """Every metric for a set of images in [-1, 1]; conditional ones when labels are given."""
     probabilities, features = judge_images(images)
-    with np.load(REFERENCE_PATH) as reference:
-        mean, covariance = reference["mean"], reference["covariance"]
     metrics = {
         "n": len(probabilities),
         "classifier_score": classifier_score(probabilities),
-        "frechet_distance": frechet_distance(*feature_statistics(features), mean, covariance),
+        "frechet_distance": frechet_distance(*feature_statistics(features), *reference_statistics()),
     }
     if labels is not None:
         metrics["conditional_accuracy"] = conditional_accuracy(probabilities, labels)

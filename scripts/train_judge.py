@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganutils.data import load_mnist
-from ganutils.evaluate import FEATURES_LAYER, JUDGE_INFO_PATH, JUDGE_PATH, REFERENCE_PATH, build_judge, feature_statistics
+from ganutils.evaluate import JUDGE_INFO_PATH, JUDGE_PATH, REFERENCE_PATH, build_judge, feature_statistics, with_features
 from ganutils.files import atomic_output, write_json
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
@@ -54,8 +54,8 @@ def train(digits, epochs, batch_size, seed):
 
 def save(judge, train_digits, info):
     """Write the judge, its training digits' feature statistics and its record, atomically."""
-    features = keras.Model(judge.inputs, judge.get_layer(FEATURES_LAYER).output)
-    mean, covariance = feature_statistics(features.predict(train_digits.images, verbose=0).astype(np.float64))
+    _, features = with_features(judge).predict(train_digits.images, verbose=0)
+    mean, covariance = feature_statistics(features.astype(np.float64))
     JUDGE_PATH.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(JUDGE_PATH) as temporary:
         judge.save(temporary)
