@@ -40,6 +40,7 @@ def time_to_quality(family, budget, check_every, n, real, seed):
     keras.utils.set_random_seed(seed)
     config = TrainConfig(family=family, seed=seed)
     trainer = GANTrainer(*build_models(family), config)
+    print(f"{family}: batch {config.batch_size}, Adam learning rate {config.learning_rate:g}, beta_1 {config.beta_1}", flush=True)
     labels = real.labels if family == "cdcgan" else None
     reached, seconds = {}, 0.0
     while seconds < budget and len(reached) < len(levels):
@@ -73,7 +74,7 @@ def main():
     args = parser.parse_args()
     real = load_mnist("train")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"GPUs: {len(tf.config.list_physical_devices('GPU'))}; batch {TrainConfig().batch_size}; "
+          f"GPUs: {len(tf.config.list_physical_devices('GPU'))}; "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
     results = {family: time_to_quality(family, args.budget, args.check_every, args.n, real, args.seed) for family in args.models}
     for family, reached in results.items():

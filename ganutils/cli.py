@@ -53,6 +53,7 @@ def build_parser():
     length.add_argument("--epochs", type=_positive_int, help="passes over the training set in all")
     train.add_argument("--batch-size", type=_positive_int, default=64, help="real images per step (default 64)")
     train.add_argument("--latent-dim", type=_positive_int, default=100, help="size of the noise vector (default 100)")
+    train.add_argument("--learning-rate", type=float, help="Adam step size (default 1e-3 for dcgan and cdcgan, 2e-4 for gan and cgan)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--label-smoothing", type=float, default=0.1, help="D's real target is 1 - this (default 0.1)")
     train.add_argument("--data", choices=("mnist", "fashion_mnist"), default="mnist", help="training set")
@@ -119,6 +120,8 @@ def _train(args):
     out_dir = Path(args.out or Path("runs") / args.model)
     _check_output_dir(out_dir)
     _check_data_dir(args.data_dir)
+    if args.learning_rate is not None and not 0 < args.learning_rate < 1:
+        raise CommandLineError(f"--learning-rate must be between 0 and 1, got {args.learning_rate}")
     if not 0 <= args.label_smoothing < 0.5:
         raise CommandLineError(f"--label-smoothing must be in [0, 0.5), got {args.label_smoothing}")
     _import_tensorflow_quietly()
@@ -130,6 +133,7 @@ def _train(args):
         data=args.data,
         batch_size=args.batch_size,
         latent_dim=args.latent_dim,
+        learning_rate=args.learning_rate,
         label_smoothing=args.label_smoothing,
         seed=args.seed,
         mixed_precision=args.mixed_precision,

@@ -21,6 +21,10 @@ from ganutils.data import make_dataset
 from ganutils.files import atomic_output, write_json
 from ganutils.models import LATENT_DIM, build_combined, is_conditional
 
+# Adam step sizes, measured on the offline MNIST subset: 1e-3 took the cDCGAN to 98% conditional
+# accuracy in 1,000 steps where the DCGAN paper's 2e-4 had 66% after 1,500; the MLP cGAN at
+# 1e-3 stalled near 60%, so the MLP models keep 2e-4.
+DEFAULT_LEARNING_RATES = {"gan": 2e-4, "cgan": 2e-4, "dcgan": 1e-3, "cdcgan": 1e-3}
 PROGRESS_KEYS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
 HISTORY_KEYS = ("step", "epoch", "d_loss", "d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake")
 
@@ -33,13 +37,17 @@ class TrainConfig:
     data: str = "mnist"  # training set: mnist or fashion_mnist
     batch_size: int = 64  # real images per step (and as many generated ones)
     latent_dim: int = LATENT_DIM  # size of the noise vector z (DCGAN paper: 100)
-    learning_rate: float = 2e-4  # Adam step size for both players (DCGAN paper)
+    learning_rate: float | None = None  # Adam step size for both players; None: the family's default
     beta_1: float = 0.5  # Adam's first-moment decay; 0.9 made DCGAN training oscillate
     label_smoothing: float = 0.1  # one-sided: D's target for real images is 1 - this
     seed: int = 0  # seeds weights, noise and data order
     mixed_precision: bool = False  # float16 maths, float32 weights: faster on GPUs with tensor cores only
 
     def __post_init__(self):
+        if self.learning_rate is None:
+            self.learning_rate = DEFAULT_LEARNING_RATES.get(self.family, 2e-4)
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning rate must be positive, got {self.learning_rate}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be positive, got {self.batch_size}")
         if self.latent_dim < 1:
@@ -94,7 +102,7 @@ class GANTrainer:
     Args:
         generator: takes noise (and integer labels, if conditional) and returns images.
         discriminator: takes images (and labels) and returns D(x), the probability of "real".
-        config: a `TrainConfig`; its family and data fields are not used here.
+        config: a `TrainConfig`; its family sets only the default learning rate, its data field nothing.
     """
 
     def __init__(self, generator, discriminator, config=None):

@@ -10,7 +10,7 @@ for model in $models; do
     case $model in
         gan | cgan) steps=${MLP_STEPS:-10000} ;;
         dcgan) steps=${DCGAN_STEPS:-5000} ;;
-        cdcgan) steps=${CDCGAN_STEPS:-6000} ;;
+        cdcgan) steps=${CDCGAN_STEPS:-3000} ;;
     esac
     echo "training $model for $steps steps"
     $PYTHON -m ganutils train "$model" --steps "$steps" --seed 0 --quiet --out "runs/shipped/$model" > "runs/shipped/$model.log"

@@ -110,6 +110,8 @@ def test_sample_png_grid_and_unconditional_npz(generators, tmp_path):
         (["train", "gan", "--steps", "0"], ["positive whole number"]),
         (["train", "gan", "--steps", "5", "--epochs", "2"], ["not allowed with"]),
         (["train", "gan", "--label-smoothing", "0.7"], ["[0, 0.5)"]),
+        (["train", "gan", "--learning-rate", "0"], ["between 0 and 1, got 0.0"]),
+        (["train", "gan", "--learning-rate", "fast"], ["invalid float value: 'fast'"]),
         (["train", "gan", "--data-dir", "nowhere"], ["nowhere is not a directory"]),
         (["sample", "G.keras", "--n", "4", "--label", "12", "--out", "x.npz"], ["digit from 0 to 9, got '12'"]),
         (["sample", "G.keras", "--n", "-3", "--out", "x.npz"], ["positive whole number, got -3"]),

@@ -24,7 +24,7 @@ def test_mlp_gan_moves_its_samples_to_a_gaussian_target():
     data = np.random.default_rng(0).normal(TARGET_MEAN, TARGET_STD, (8192, 1)).astype(np.float32)
     generator = build_mlp_generator(latent_dim=4, output_shape=(1,), hidden_units=(32, 32))
     discriminator = build_mlp_discriminator(input_shape=(1,), hidden_units=(32, 32), dropout=0.0)
-    trainer = GANTrainer(generator, discriminator, TrainConfig(batch_size=64, latent_dim=4, label_smoothing=0.0))
+    trainer = GANTrainer(generator, discriminator, TrainConfig(family="gan", batch_size=64, latent_dim=4, label_smoothing=0.0))
 
     mean, std = _statistics(generator)
     assert abs(mean - TARGET_MEAN) > 0.3 and std < 0.05, "the untrained generator must start far from the target"

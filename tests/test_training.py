@@ -124,10 +124,16 @@ def test_fit_needs_one_length_and_labels_for_conditional_models(trainer):
             trainer.fit(real, steps=1, verbose=0)
 
 
-@pytest.mark.parametrize("bad", [{"label_smoothing": 0.5}, {"batch_size": 0}, {"latent_dim": -1}])
+@pytest.mark.parametrize("bad", [{"label_smoothing": 0.5}, {"batch_size": 0}, {"latent_dim": -1}, {"learning_rate": 0.0}])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
+
+
+def test_learning_rate_defaults_to_the_family_and_can_be_set():
+    assert TrainConfig(family="cdcgan").learning_rate == 1e-3
+    assert TrainConfig(family="gan").learning_rate == 2e-4
+    assert TrainConfig(family="dcgan", learning_rate=5e-4).learning_rate == 5e-4
 
 
 def test_noise_is_fixed_by_seed_and_step(trainer):
