@@ -4,15 +4,18 @@ Trains a cDCGAN and a DCGAN with the course's defaults (`ganutils train`'s setti
 MNIST training digits this machine has, and every few hundred steps measures samples with
 the project's judge (`ganutils.evaluate`): the cDCGAN's conditional accuracy (100 samples per
 digit) and the DCGAN's classifier score (N=1,000). The clock counts training only, not the
-measuring. Usage:
+measuring. With --save-dir, the generator is saved when it first reaches each level
+(`cdcgan_0.95.keras`, ...), so that another classifier can check the same generators:
 
-    python benchmarks/time_to_quality.py [--models cdcgan dcgan] [--budget 300]
+    python benchmarks/time_to_quality.py [--models cdcgan dcgan] [--budget 300] [--save-dir DIR]
+    python benchmarks/second_opinion.py DIR/*.keras --n 100
 """
 
 import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import keras
 import tensorflow as tf
@@ -34,7 +37,7 @@ def measure(trainer, metric, n, real):
     return results["generated"][metric], results["real"][metric]
 
 
-def time_to_quality(family, budget, check_every, n, real, seed):
+def time_to_quality(family, budget, check_every, n, real, seed, save_dir=None):
     """Train `family` for up to `budget` seconds; return {level: (seconds, step)} first reached."""
     metric, levels, _ = GOALS[family]
     keras.utils.set_random_seed(seed)
@@ -52,6 +55,8 @@ def time_to_quality(family, budget, check_every, n, real, seed):
         for level in levels:
             if value >= level and level not in reached:
                 reached[level] = (seconds, trainer.step)
+                if save_dir:
+                    trainer.generator.save(save_dir / f"{family}_{level}.keras")
     return reached
 
 
@@ -71,12 +76,16 @@ def main():
     parser.add_argument("--check-every", type=int, default=100, help="steps between measurements")
     parser.add_argument("--n", type=int, default=1000, help="samples per measurement")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-dir", type=Path, help="save the generator here when it first reaches each level")
     args = parser.parse_args()
+    if args.save_dir:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
     real = load_mnist("train")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"GPUs: {len(tf.config.list_physical_devices('GPU'))}; "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    results = {family: time_to_quality(family, args.budget, args.check_every, args.n, real, args.seed) for family in args.models}
+    results = {family: time_to_quality(family, args.budget, args.check_every, args.n, real, args.seed, args.save_dir)
+               for family in args.models}
     for family, reached in results.items():
         report(family, reached, args.budget)
 

@@ -15,13 +15,13 @@ def cell(figures, key, form):
 
 
 def main():
-    print("| model | steps | training time | classifier score, N=1,000 (real) | Fréchet distance (real) "
+    print("| model | steps | learning rate | training time | classifier score, N=1,000 (real) | Fréchet distance (real) "
           "| conditional accuracy (real) | cross-entropy (real) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for model in MODELS:
         figures = json.loads((FOLDER / f"{model}.metrics.json").read_text())
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
-        print(f"| `{model}` | {run['steps']:,} | {run['seconds_this_session'] / 60:.1f} min "
+        print(f"| `{model}` | {run['steps']:,} | {run['config']['learning_rate']:g} | {run['seconds_this_session'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
               f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} | {cell(figures, 'cross_entropy', '{:.3f}')} |")
 
