@@ -26,7 +26,7 @@ def learning_curve(family, rate, steps, every, real):
     metric = "conditional_accuracy" if trainer.conditional else "classifier_score"
     while trainer.step < steps:
         trainer.fit(real.images, labels, steps=min(steps, trainer.step + every), verbose=0)
-        yield trainer.step, evaluate_generator(trainer.generator, n=1000, seed=123, real=real)["generated"][metric]
+        yield trainer.step, evaluate_generator(trainer.sampling_generator, n=1000, seed=123, real=real)["generated"][metric]
 
 
 def main():

@@ -33,7 +33,7 @@ GOALS = {  # model: (metric, levels to time, level and seconds the course aims f
 
 def measure(trainer, metric, n, real):
     """The metric for `n` samples from the trainer's generator, and for as many real digits."""
-    results = evaluate_generator(trainer.generator, n=n, seed=123, real=real)
+    results = evaluate_generator(trainer.sampling_generator, n=n, seed=123, real=real)
     return results["generated"][metric], results["real"][metric]
 
 
@@ -56,7 +56,7 @@ def time_to_quality(family, budget, check_every, n, real, seed, save_dir=None):
             if value >= level and level not in reached:
                 reached[level] = (seconds, trainer.step)
                 if save_dir:
-                    trainer.generator.save(save_dir / f"{family}_{level}.keras")
+                    trainer.sampling_generator.save(save_dir / f"{family}_{level}.keras")
     return reached
 
 

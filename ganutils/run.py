@@ -65,7 +65,7 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         steps=steps,
         epochs=epochs,
         verbose=verbose,
-        on_epoch_end=_epoch_end_writer(out_dir, trainer.generator),
+        on_epoch_end=_epoch_end_writer(out_dir, trainer.sampling_generator),
     )
     seconds = time.time() - started
     summary = {
@@ -102,12 +102,15 @@ def _epoch_end_writer(out_dir, generator):
 
 
 def write_outputs(trainer, out_dir, summary):
-    """Models, history, loss plot, evaluation images and GIF, each written atomically."""
-    for name, model in (("generator", trainer.generator), ("discriminator", trainer.discriminator)):
+    """Models, history, loss plot, evaluation images and GIF, each written atomically.
+
+    The generator written and drawn is `trainer.sampling_generator`, the weight average.
+    """
+    for name, model in (("generator", trainer.sampling_generator), ("discriminator", trainer.discriminator)):
         with atomic_output(out_dir / f"{name}.keras") as temporary:
             model.save(temporary)
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
-    save_evaluation_images(trainer.generator, out_dir / "evaluation_images")
+    save_evaluation_images(trainer.sampling_generator, out_dir / "evaluation_images")
     save_training_gif(sorted((out_dir / SNAPSHOTS).glob("epoch_*.png")), out_dir / "training.gif")
     write_json(out_dir / "run.json", summary)

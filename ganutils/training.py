@@ -42,6 +42,7 @@ class TrainConfig:
     label_smoothing: float = 0.1  # one-sided: D's target for real images is 1 - this
     seed: int = 0  # seeds weights, noise and data order
     mixed_precision: bool = False  # float16 maths, float32 weights: faster on GPUs with tensor cores only
+    ema_decay: float = 0.999  # decay of the moving average of G's weights, the generator that is sampled; 0: off
 
     def __post_init__(self):
         if self.learning_rate is None:
@@ -52,6 +53,8 @@ class TrainConfig:
             raise ValueError(f"batch size must be positive, got {self.batch_size}")
         if self.latent_dim < 1:
             raise ValueError(f"latent size must be positive, got {self.latent_dim}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"the weight-average decay must be in [0, 1), got {self.ema_decay}")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
 
@@ -99,6 +102,11 @@ def training_device():
 class GANTrainer:
     """Trains a generator and a discriminator with `train_on_batch`, keeping a per-step history.
 
+    After each step, `ema_generator`, a copy of G, moves its weights a little towards G's: an
+    exponential moving average over the steps (Yazici et al., 2019; Karras et al., 2018). It draws
+    steadier digits than G, whose weights swing from step to step as the two players chase
+    each other, so it is the generator that `sampling_generator` gives, that is saved and judged.
+
     Args:
         generator: takes noise (and integer labels, if conditional) and returns images.
         discriminator: takes images (and labels) and returns D(x), the probability of "real".
@@ -110,11 +118,18 @@ class GANTrainer:
         self.generator, self.discriminator = generator, discriminator
         self.conditional = is_conditional(generator)
         self.combined = build_combined(generator, discriminator)
+        self.ema_generator = _copy_model(generator) if self.config.ema_decay else None
+        self._update_average = None if self.ema_generator is None else _weight_average_update(self.ema_generator, generator)
         self.step = 0
         self.total_steps = None
         self.history = []
         self._compile()
         self._generate = tf.function(lambda inputs: generator(inputs, training=True))
+
+    @property
+    def sampling_generator(self):
+        """The generator to draw samples from: the moving average of G's weights, or G if averaging is off."""
+        return self.generator if self.ema_generator is None else self.ema_generator
 
     def _adam(self):
         return keras.optimizers.Adam(self.config.learning_rate, beta_1=self.config.beta_1)
@@ -157,6 +172,10 @@ class GANTrainer:
         finally:
             self.discriminator.trainable = True  # so that D looks like an ordinary model between steps
 
+    def average_decay(self):
+        """This step's decay: shorter memory early on, so that the random initial weights fade fast."""
+        return min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+
     def train_step(self, real_images, labels=None, epoch=1):
         """One GAN step: D on real and generated images, then G; returns the step's record."""
         d_noise, g_noise = self.noise_for_step(len(real_images))
@@ -164,6 +183,8 @@ class GANTrainer:
         d_logs = self.discriminator_step(real_images, fake_images, labels)
         g_loss = self.generator_step(g_noise, labels)
         self.step += 1
+        if self._update_average is not None:
+            self._update_average(tf.constant(self.average_decay(), tf.float32))
         record = {
             "step": self.step,
             "epoch": epoch,
@@ -214,6 +235,8 @@ class GANTrainer:
     def _checkpoint_variables(self):
         """Every variable a checkpoint holds, by group; builds the optimizers if needed."""
         groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables}
+        if self.ema_generator is not None:
+            groups["ema_generator"] = self.ema_generator.variables
         try:
             for name, model, d_trainable in (("d_optimizer", self.discriminator, True), ("g_optimizer", self.combined, False)):
                 self.discriminator.trainable = d_trainable
@@ -246,10 +269,32 @@ class GANTrainer:
         """Load what `save_checkpoint` wrote into these models (built from the same config)."""
         with np.load(path) as archive:
             for group, variables in self._checkpoint_variables().items():
+                if group == "ema_generator" and f"{group}/0" not in archive:
+                    self.ema_generator.set_weights(self.generator.get_weights())  # a checkpoint from before averaging
+                    continue
                 for i, variable in enumerate(variables):
                     variable.assign(archive[f"{group}/{i}"])
             state = json.loads(archive["state"].tobytes())
         self.step, self.total_steps, self.history = state["step"], state["total_steps"], state["history"]
+
+
+def _copy_model(model):
+    """A second model of the same architecture, starting from the same weights."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _weight_average_update(average, model):
+    """A compiled function that moves each weight of `average` towards `model`'s by (1 - decay)."""
+    pairs = list(zip(average.weights, model.weights))
+
+    @tf.function
+    def update(decay):
+        for mean, value in pairs:
+            mean.assign(decay * mean + (1.0 - decay) * tf.cast(value, mean.dtype))
+
+    return update
 
 
 def read_checkpoint_state(path):

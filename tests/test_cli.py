@@ -57,6 +57,10 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     assert len((out / "history.csv").read_text().splitlines()) == 1 + 6
     saved_discriminator = keras.models.load_model(out / "discriminator.keras")
     assert saved_discriminator.trainable and saved_discriminator.trainable_weights
+    saved_generator = keras.models.load_model(out / "generator.keras").get_weights()
+    with np.load(out / "checkpoint.npz") as checkpoint:  # the saved generator is the average of G's weights
+        assert all(np.array_equal(w, checkpoint[f"ema_generator/{i}"]) for i, w in enumerate(saved_generator))
+        assert not all(np.array_equal(w, checkpoint[f"generator/{i}"]) for i, w in enumerate(saved_generator))
 
     resumed = ganutils("train", "cgan", "--steps", 10, "--data-dir", idx_dir, "--out", out, "--resume", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
@@ -111,6 +115,7 @@ def test_sample_png_grid_and_unconditional_npz(generators, tmp_path):
         (["train", "gan", "--steps", "5", "--epochs", "2"], ["not allowed with"]),
         (["train", "gan", "--label-smoothing", "0.7"], ["[0, 0.5)"]),
         (["train", "gan", "--learning-rate", "0"], ["between 0 and 1, got 0.0"]),
+        (["train", "gan", "--ema-decay", "1"], ["--ema-decay must be in [0, 1), got 1.0"]),
         (["train", "gan", "--learning-rate", "fast"], ["invalid float value: 'fast'"]),
         (["train", "gan", "--data-dir", "nowhere"], ["nowhere is not a directory"]),
         (["sample", "G.keras", "--n", "4", "--label", "12", "--out", "x.npz"], ["digit from 0 to 9, got '12'"]),

@@ -124,7 +124,32 @@ def test_fit_needs_one_length_and_labels_for_conditional_models(trainer):
             trainer.fit(real, steps=1, verbose=0)
 
 
-@pytest.mark.parametrize("bad", [{"label_smoothing": 0.5}, {"batch_size": 0}, {"latent_dim": -1}, {"learning_rate": 0.0}])
+def test_weight_average_moves_towards_g_by_one_minus_the_decay(trainer):
+    real, labels = _real_batch()
+    for step in range(3):
+        average_before = _values(trainer.ema_generator.weights)
+        trainer.train_step(real, _labels(trainer, labels))
+        decay = trainer.average_decay()  # the decay of the step just taken
+        assert decay == pytest.approx(min(0.999, (1 + trainer.step) / (10 + trainer.step)))
+        for before, value, average in zip(average_before, trainer.generator.weights, trainer.ema_generator.weights):
+            np.testing.assert_allclose(np.array(average), decay * before + (1 - decay) * np.array(value), rtol=1e-5, atol=1e-7)
+    assert any(_changed(_values(trainer.generator.weights), trainer.ema_generator.weights))
+    assert trainer.sampling_generator is trainer.ema_generator
+    trainer.step = 100_000
+    assert trainer.average_decay() == trainer.config.ema_decay
+
+
+def test_without_averaging_g_itself_is_sampled():
+    generator, discriminator = build_mlp_generator(hidden_units=(16,)), build_mlp_discriminator(hidden_units=(16,))
+    trainer = GANTrainer(generator, discriminator, TrainConfig(family="gan", batch_size=BATCH, ema_decay=0))
+    trainer.train_step(_real_batch()[0])
+    assert trainer.ema_generator is None and trainer.sampling_generator is generator
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"label_smoothing": 0.5}, {"batch_size": 0}, {"latent_dim": -1}, {"learning_rate": 0.0}, {"ema_decay": 1.0}],
+)
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
@@ -183,8 +208,19 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
     assert resumed.step == 4 and len(resumed.history) == 4 and resumed.total_steps == 10
     resumed.fit(images, steps=10, verbose=0)
     assert [r["step"] for r in resumed.history] == list(range(1, 11))
-    for model in ("generator", "discriminator"):
+    for model in ("generator", "discriminator", "ema_generator"):
         for expected, actual in zip(getattr(uninterrupted, model).variables, getattr(resumed, model).variables):
             np.testing.assert_allclose(np.array(actual), np.array(expected), rtol=1e-5, atol=1e-6)
     for key in ("d_loss", "g_loss"):
         np.testing.assert_allclose([r[key] for r in resumed.history], [r[key] for r in uninterrupted.history], rtol=1e-4)
+
+
+def test_a_checkpoint_without_a_weight_average_starts_it_from_g(tmp_path):
+    without = _small_trainer()
+    without.ema_generator = without._update_average = None  # as trainers wrote checkpoints before averaging
+    without.fit(np.zeros((BATCH, 28, 28, 1), np.float32), steps=2, verbose=0)
+    without.save_checkpoint(tmp_path / "old.npz")
+    resumed = _small_trainer(seed=99)
+    resumed.restore_checkpoint(tmp_path / "old.npz")
+    for expected, actual in zip(without.generator.weights, resumed.ema_generator.weights):
+        np.testing.assert_array_equal(np.array(actual), np.array(expected))
