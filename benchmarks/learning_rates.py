@@ -3,7 +3,8 @@
 Trains one family (`ganutils train`'s defaults apart from the learning rate) on the MNIST
 training digits this machine has, at each rate in turn, and every --every steps prints the
 judge's figure for 1,000 samples: conditional accuracy for conditional models, classifier
-score for the others. This is how the course chose its default rates. Usage:
+score for the others, both for G itself and for the moving average of its weights (the
+generator the course samples). This is how the course chose its default rates. Usage:
 
     python benchmarks/learning_rates.py cdcgan --rates 2e-4 1e-3 [--steps 1500] [--every 250]
 """
@@ -19,14 +20,18 @@ from ganutils.training import GANTrainer, TrainConfig
 
 
 def learning_curve(family, rate, steps, every, real):
-    """Yield (step, figure) while training `family` at `rate`."""
+    """Yield (step, G's figure, the weight average's figure) while training `family` at `rate`."""
     keras.utils.set_random_seed(0)
     trainer = GANTrainer(*build_models(family), TrainConfig(family=family, learning_rate=rate))
     labels = real.labels if trainer.conditional else None
     metric = "conditional_accuracy" if trainer.conditional else "classifier_score"
     while trainer.step < steps:
         trainer.fit(real.images, labels, steps=min(steps, trainer.step + every), verbose=0)
-        yield trainer.step, evaluate_generator(trainer.sampling_generator, n=1000, seed=123, real=real)["generated"][metric]
+        figures = [
+            evaluate_generator(generator, n=1000, seed=123, real=real)["generated"][metric]
+            for generator in (trainer.generator, trainer.sampling_generator)
+        ]
+        yield trainer.step, *figures
 
 
 def main():
@@ -38,8 +43,9 @@ def main():
     args = parser.parse_args()
     real = load_mnist("train")
     for rate in args.rates:
-        for step, figure in learning_curve(args.family, rate, args.steps, args.every, real):
-            print(f"{args.family}, learning rate {rate:g}: step {step:>5}: {figure:.3f}", flush=True)
+        for step, last_step, average in learning_curve(args.family, rate, args.steps, args.every, real):
+            print(f"{args.family}, learning rate {rate:g}: step {step:>5}: G {last_step:.3f}, "
+                  f"weight average {average:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 """Time three ways of training the course's DCGAN, side by side in one run.
 
-(a) the `ganutils` loop (`GANTrainer.fit`, built on `train_on_batch`);
+(a) the `ganutils` loop (`GANTrainer.fit`, built on `train_on_batch`, with its update of the
+    average of G's weights after each step);
 (b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
     writes it (https://www.tensorflow.org/tutorials/generative/dcgan);
 (c) the Keras 2 style loop: `predict_on_batch` for the fakes, D trained on real and on fake
     batches separately, NumPy arrays in between.
 
 All three train the same architecture from the same initial weights, with the same batch
-size, optimizer (Adam 2e-4, beta_1 0.5), loss and in-memory data. Each repetition times
-every loop for the same number of steps, in turn, after a warm-up; the figure is the median.
-Usage:
+size, optimizer (Adam at the DCGAN default of 1e-3, beta_1 0.5), loss and in-memory data.
+Each repetition times every loop for the same number of steps, in turn, after a warm-up; the
+figure is the median. Usage:
 
     python benchmarks/loop_speed.py [--batch-size 128] [--steps 40] [--repeats 5]
 """

@@ -2,8 +2,9 @@
 
 Trains a cDCGAN and a DCGAN with the course's defaults (`ganutils train`'s settings) on the
 MNIST training digits this machine has, and every few hundred steps measures samples with
-the project's judge (`ganutils.evaluate`): the cDCGAN's conditional accuracy (100 samples per
-digit) and the DCGAN's classifier score (N=1,000). The clock counts training only, not the
+the project's judge (`ganutils.evaluate`), on the moving average of G's weights that the
+course samples: the cDCGAN's conditional accuracy (100 samples per digit) and the DCGAN's
+classifier score (N=1,000). The clock counts training only, not the
 measuring. With --save-dir, the generator is saved when it first reaches each level
 (`cdcgan_0.95.keras`, ...), so that another classifier can check the same generators:
 
@@ -32,7 +33,7 @@ GOALS = {  # model: (metric, levels to time, level and seconds the course aims f
 
 
 def measure(trainer, metric, n, real):
-    """The metric for `n` samples from the trainer's generator, and for as many real digits."""
+    """The metric for `n` samples from the generator the trainer samples (the average of G's weights), and real digits."""
     results = evaluate_generator(trainer.sampling_generator, n=n, seed=123, real=real)
     return results["generated"][metric], results["real"][metric]
 
@@ -43,7 +44,8 @@ def time_to_quality(family, budget, check_every, n, real, seed, save_dir=None):
     keras.utils.set_random_seed(seed)
     config = TrainConfig(family=family, seed=seed)
     trainer = GANTrainer(*build_models(family), config)
-    print(f"{family}: batch {config.batch_size}, Adam learning rate {config.learning_rate:g}, beta_1 {config.beta_1}", flush=True)
+    print(f"{family}: batch {config.batch_size}, Adam learning rate {config.learning_rate:g}, beta_1 {config.beta_1}, "
+          f"weight average decay {config.ema_decay}", flush=True)
     labels = real.labels if family == "cdcgan" else None
     reached, seconds = {}, 0.0
     while seconds < budget and len(reached) < len(levels):

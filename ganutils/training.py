@@ -177,7 +177,7 @@ class GANTrainer:
         return min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
 
     def train_step(self, real_images, labels=None, epoch=1):
-        """One GAN step: D on real and generated images, then G; returns the step's record."""
+        """One GAN step: D on real and generated images, then G, then G's weight average; returns the step's record."""
         d_noise, g_noise = self.noise_for_step(len(real_images))
         fake_images = self.generate(d_noise, labels)
         d_logs = self.discriminator_step(real_images, fake_images, labels)
