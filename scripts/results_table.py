@@ -15,13 +15,15 @@ def cell(figures, key, form):
 
 
 def main():
-    print("| model | steps | learning rate | training time | classifier score, N=1,000 (real) | Fréchet distance (real) "
+    print("| model | steps | learning rate | weight average | training time | classifier score, N=1,000 (real) | Fréchet distance (real) "
           "| conditional accuracy (real) | cross-entropy (real) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for model in MODELS:
         figures = json.loads((FOLDER / f"{model}.metrics.json").read_text())
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
-        print(f"| `{model}` | {run['steps']:,} | {run['config']['learning_rate']:g} | {run['seconds_this_session'] / 60:.1f} min "
+        decay = run["config"].get("ema_decay", 0)  # runs from before weight averaging have none
+        print(f"| `{model}` | {run['steps']:,} | {run['config']['learning_rate']:g} | {f'{decay:g}' if decay else 'none'} "
+              f"| {run['seconds_this_session'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
               f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} | {cell(figures, 'cross_entropy', '{:.3f}')} |")
 
