@@ -53,7 +53,7 @@ def build_parser():
     length.add_argument("--epochs", type=_positive_int, help="passes over the training set in all")
     train.add_argument("--batch-size", type=_positive_int, default=64, help="real images per step (default 64)")
     train.add_argument("--latent-dim", type=_positive_int, default=100, help="size of the noise vector (default 100)")
-    train.add_argument("--learning-rate", type=float, help="Adam step size (default 1e-3 for dcgan and cdcgan, 2e-4 for gan and cgan)")
+    train.add_argument("--learning-rate", type=float, help="Adam step size (default 0.001 for dcgan and cdcgan, 0.0002 for gan and cgan)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--label-smoothing", type=float, default=0.1, help="D's real target is 1 - this (default 0.1)")
     train.add_argument("--ema-decay", type=float, default=0.999,

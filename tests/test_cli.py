@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -180,3 +181,25 @@ def test_unwritable_output_leaves_no_partial_file(generators, tmp_path):
     target.mkdir()  # a directory where the file should go: the final rename must fail
     assert_one_line_error(ganutils("sample", generators[0], "--n", 2, "--out", target), "is a directory")
     assert [p.name for p in tmp_path.iterdir()] == ["taken.npz"]
+
+
+def test_train_defaults_match_the_training_config():
+    """The command line states its defaults without importing TensorFlow; they must be TrainConfig's."""
+    from ganutils.cli import build_parser
+    from ganutils.training import DEFAULT_LEARNING_RATES, TrainConfig
+
+    arguments = build_parser().parse_args(["train", "gan"])
+    config = TrainConfig()
+    for field in ("batch_size", "latent_dim", "seed", "label_smoothing", "ema_decay"):
+        assert getattr(arguments, field) == getattr(config, field), field
+    rate_help = next(action.help for action in _train_parser()._actions if action.dest == "learning_rate")
+    stated = {family: float(rate) for rate, *families in re.findall(r"([\d.]+) for (\w+) and (\w+)", rate_help)
+              for family in families}
+    assert stated == DEFAULT_LEARNING_RATES
+
+
+def _train_parser():
+    from ganutils.cli import build_parser
+
+    subcommands = next(action for action in build_parser()._actions if action.dest == "command")
+    return subcommands.choices["train"]
