@@ -150,7 +150,7 @@ def draw_dcgan():
     fig, ax = new_canvas(10.5, 6.6, (0, 76), (-8, 41))
     generator = [
         (1, 100, "z\n100 numbers"),
-        "Dense\n+ BatchNorm\n+ LeakyReLU,\nreshape",
+        "Dense 100,\nDense 6,272,\neach + BatchNorm\n+ LeakyReLU;\nreshape",
         (7, 128, "7×7×128"),
         "Conv2DTranspose\n4×4, stride 2\n+ BatchNorm\n+ LeakyReLU",
         (14, 64, "14×14×64"),
