@@ -1,10 +1,11 @@
 """Shapes, value ranges and conditioning of the four GAN families."""
 
+import keras
 import numpy as np
 import pytest
 
 from ganutils import cli
-from ganutils.models import FAMILIES, build_combined, build_models, is_conditional
+from ganutils.models import DCGAN_HIDDEN_UNITS, FAMILIES, build_combined, build_models, is_conditional
 
 BATCH = 5
 
@@ -53,3 +54,11 @@ def test_unknown_family_is_rejected():
 
 def test_command_line_knows_the_same_families():
     assert cli.FAMILIES == FAMILIES
+
+
+def test_only_the_unconditional_dcgan_generator_has_the_mapping_layer():
+    def dense_widths(model):
+        return [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+    assert dense_widths(build_models("dcgan")[0]) == [DCGAN_HIDDEN_UNITS, 7 * 7 * 128]
+    assert dense_widths(build_models("cdcgan")[0]) == [7 * 7 * 128]
