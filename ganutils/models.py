@@ -77,6 +77,12 @@ def _leaky(x):
     return layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
 
 
+def _dense_norm_leaky(x, units):
+    """A generator's dense layer: no bias (batch norm's shift replaces it), batch norm, LeakyReLU."""
+    x = layers.Dense(units, use_bias=False, kernel_initializer=_initializer())(x)
+    return _leaky(layers.BatchNormalization()(x))
+
+
 def _probability_head(features, label, num_classes, hidden_units=128):
     """D(x) from flat features; a conditional head adds the projection <embed(label), h>."""
     if label is None:
@@ -110,8 +116,7 @@ def build_mlp_generator(
     x = inputs[0]
     for units in hidden_units:
         x = _join_label(x, label, num_classes)  # at every hidden layer, so the label keeps steering
-        x = layers.Dense(units, use_bias=False, kernel_initializer=_initializer())(x)
-        x = _leaky(layers.BatchNormalization()(x))
+        x = _dense_norm_leaky(x, units)
     x = layers.Dense(math.prod(output_shape), activation="tanh", kernel_initializer=_initializer())(x)
     image = layers.Reshape(output_shape)(x)
     return _model(inputs, image, "cgan_generator" if label is not None else "gan_generator")
@@ -158,9 +163,9 @@ def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128,
     """
     inputs, label = _inputs((latent_dim,), num_classes, "noise")
     x = _join_label(inputs[0], label, num_classes)
-    for units in ([hidden_units] if hidden_units else []) + [7 * 7 * filters[0]]:
-        x = layers.Dense(units, use_bias=False, kernel_initializer=_initializer())(x)
-        x = _leaky(layers.BatchNormalization()(x))
+    if hidden_units:
+        x = _dense_norm_leaky(x, hidden_units)
+    x = _dense_norm_leaky(x, 7 * 7 * filters[0])
     x = _join_label_planes(layers.Reshape((7, 7, filters[0]))(x), label, num_classes)
     for channels in filters[1:]:
         x = layers.Conv2DTranspose(

@@ -185,14 +185,14 @@ def test_unwritable_output_leaves_no_partial_file(generators, tmp_path):
 
 def test_train_defaults_match_the_training_config():
     """The command line states its defaults without importing TensorFlow; they must be TrainConfig's."""
-    from ganutils.cli import build_parser
     from ganutils.training import DEFAULT_LEARNING_RATES, TrainConfig
 
-    arguments = build_parser().parse_args(["train", "gan"])
+    train_parser = _train_parser()
+    arguments = train_parser.parse_args(["gan"])
     config = TrainConfig()
     for field in ("batch_size", "latent_dim", "seed", "label_smoothing", "ema_decay"):
         assert getattr(arguments, field) == getattr(config, field), field
-    rate_help = next(action.help for action in _train_parser()._actions if action.dest == "learning_rate")
+    rate_help = next(action.help for action in train_parser._actions if action.dest == "learning_rate")
     stated = {family: float(rate) for rate, *families in re.findall(r"([\d.]+) for (\w+) and (\w+)", rate_help)
               for family in families}
     assert stated == DEFAULT_LEARNING_RATES
