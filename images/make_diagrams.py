@@ -169,7 +169,8 @@ def draw_dcgan():
     ax.text(0.5, 38.5, "Generator G: noise → image (each transposed convolution doubles the size)",
             fontsize=FONT + 2, fontweight="bold", va="center")
     draw_pipeline(ax, 27, generator, COLOURS["generator"])
-    ax.text(0.5, 13.5, "Discriminator D: image → probability (each strided convolution halves the size)",
+    ax.text(0.5, 13.5, "Discriminator D: image → probability (each strided convolution halves the size;\n"
+            "in training, each image is first shifted by up to 2 pixels)",
             fontsize=FONT + 2, fontweight="bold", va="center")
     draw_pipeline(ax, 2, discriminator, COLOURS["discriminator"])
     ax.set_title("DCGAN tensor shapes  (block height ∝ image size, depth ∝ channels)",

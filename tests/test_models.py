@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from ganutils import cli
-from ganutils.models import DCGAN_HIDDEN_UNITS, FAMILIES, build_combined, build_models, is_conditional
+from ganutils.models import (
+    DCGAN_HIDDEN_UNITS,
+    DCGAN_MAX_SHIFT,
+    FAMILIES,
+    RandomShift,
+    build_combined,
+    build_models,
+    is_conditional,
+)
 
 BATCH = 5
 
@@ -62,3 +70,42 @@ def test_only_the_unconditional_dcgan_generator_has_the_mapping_layer():
 
     assert dense_widths(build_models("dcgan")[0]) == [DCGAN_HIDDEN_UNITS, 7 * 7 * 128]
     assert dense_widths(build_models("cdcgan")[0]) == [7 * 7 * 128]
+
+
+def _shifts_found(images, shifted, max_shift):
+    """For each image, every (down, right) offset of the background-padded image that equals its shifted copy."""
+    width = 2 * max_shift + 1
+    padded = np.pad(images, [(0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)], constant_values=-1.0)
+    return [
+        [(dy, dx) for dy in range(width) for dx in range(width) if np.array_equal(pad[dy:dy + 28, dx:dx + 28], out)]
+        for pad, out in zip(padded, shifted)
+    ]
+
+
+def test_random_shift_moves_each_image_by_whole_pixels_in_training_only():
+    images = np.random.default_rng(2).uniform(-1, 1, (32, 28, 28, 1)).astype(np.float32)
+    layer = RandomShift(2)
+    shifts = _shifts_found(images, np.asarray(layer(images, training=True)), 2)
+    assert all(len(found) == 1 for found in shifts)  # every output is one shifted copy, padded with -1
+    assert len({found[0] for found in shifts}) > 5  # and the shifts differ between images
+    np.testing.assert_array_equal(np.asarray(layer(images)), images)
+
+
+def test_only_the_unconditional_dcgan_discriminator_shifts_its_inputs_and_g_learns_through_it():
+    def shifts(model):
+        return [layer.max_shift for layer in model.layers if isinstance(layer, RandomShift)]
+
+    assert shifts(build_models("dcgan")[1]) == [DCGAN_MAX_SHIFT]
+    assert shifts(build_models("cdcgan")[1]) == []
+    combined = build_combined(*build_models("dcgan"))
+    noise = np.random.default_rng(3).standard_normal((BATCH, 100)).astype(np.float32)
+    # G's step calls the combined model in training mode: its fakes are shifted before D sees them.
+    assert not np.allclose(combined(noise, training=True), combined(noise, training=True))
+    np.testing.assert_array_equal(combined(noise), combined(noise))
+
+
+def test_a_saved_dcgan_discriminator_loads_with_its_shift(tmp_path):
+    discriminator = build_models("dcgan")[1]
+    discriminator.save(tmp_path / "d.keras")
+    loaded = keras.models.load_model(tmp_path / "d.keras")
+    assert [layer.max_shift for layer in loaded.layers if isinstance(layer, RandomShift)] == [DCGAN_MAX_SHIFT]

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganutils.models import build_combined, build_dcgan_discriminator, build_dcgan_generator, build_models
+from ganutils.models import (
+    RandomShift,
+    build_combined,
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+    build_models,
+)
 from ganutils.models import build_mlp_discriminator, build_mlp_generator
 from ganutils.training import GANTrainer, TrainConfig, epoch_history, save_history
 
@@ -87,7 +93,10 @@ def test_step_reports_this_batch_losses_not_a_running_mean():
     trainer.train_step(real)  # a first step, so a running mean would differ from the batch value
     d_noise, _ = trainer.noise_for_step(BATCH)
     fake = trainer.generate(d_noise)
+    shift_seeds = next(layer for layer in discriminator.layers if isinstance(layer, RandomShift)).seed_generator.state
+    seed_state = shift_seeds.numpy()
     probabilities = discriminator(tf.concat([real, fake], 0), training=True).numpy()[:, 0]
+    shift_seeds.assign(seed_state)  # so that D's step shifts the images as this call did
     logs = trainer.discriminator_step(real, fake)
     real_loss = keras.losses.binary_crossentropy(np.full((BATCH, 1), 0.9), probabilities[:BATCH, None]).numpy()
     fake_loss = keras.losses.binary_crossentropy(np.zeros((BATCH, 1)), probabilities[BATCH:, None]).numpy()
