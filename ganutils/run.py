@@ -1,5 +1,6 @@
 """The end-to-end job behind `ganutils train`: train with checkpoints, then write every output."""
 
+import json
 import time
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
     summary = {
         "family": config.family,
         "steps": trainer.step,
+        "seconds": round(seconds + (_earlier_seconds(out_dir) if resume else 0.0), 1),
         "steps_this_session": trainer.step - first_step,
         "seconds_this_session": round(seconds, 1),
         "device": training_device(),
@@ -81,6 +83,15 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
     write_outputs(trainer, out_dir, summary)
     print(f"Trained {summary['steps_this_session']} steps in {seconds:.0f} s; outputs in {out_dir}")
     return trainer
+
+
+def _earlier_seconds(out_dir):
+    """Training seconds of the sessions before a resumed one, from the run.json they left."""
+    path = Path(out_dir) / "run.json"
+    if not path.exists():
+        return 0.0
+    earlier = json.loads(path.read_text())
+    return earlier.get("seconds", earlier["seconds_this_session"])  # run.json files from before "seconds"
 
 
 def _remove_old_snapshots(out_dir):

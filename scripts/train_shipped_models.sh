@@ -10,7 +10,7 @@ for model in $models; do
     case $model in
         gan) steps=${GAN_STEPS:-30000} ;;
         cgan) steps=${CGAN_STEPS:-20000} ;;
-        dcgan) steps=${DCGAN_STEPS:-10000} ;;
+        dcgan) steps=${DCGAN_STEPS:-20000} ;;
         cdcgan) steps=${CDCGAN_STEPS:-6000} ;;
     esac
     # The shipped cDCGAN uses the DCGAN paper's 2e-4: slower than the default 1e-3, but after

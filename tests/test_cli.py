@@ -48,6 +48,7 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     out = tmp_path / "run"
     result = ganutils("train", "cgan", "--steps", 6, "--batch-size", 16, "--data-dir", idx_dir, "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
+    first_seconds = json.loads((out / "run.json").read_text())["seconds"]
     assert f"64 images from IDX files in {idx_dir}" in result.stdout
     assert "Training cgan on CPU" in result.stdout or "Training cgan on GPU" in result.stdout
     for name in ("generator.keras", "discriminator.keras", "history.csv", "history.json", "losses.png",
@@ -71,6 +72,7 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     assert [e["epoch"] for e in history["per_epoch"]] == [1, 2, 3]
     summary = json.loads((out / "run.json").read_text())
     assert summary["steps"] == 10 and summary["steps_this_session"] == 4
+    assert summary["seconds"] == pytest.approx(first_seconds + summary["seconds_this_session"], abs=0.11)
     assert summary["config"]["batch_size"] == 16  # from the checkpoint, not the default
 
     wrong_model = ganutils("train", "gan", "--data-dir", idx_dir, "--out", out, "--resume")
