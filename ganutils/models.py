@@ -104,7 +104,8 @@ class RandomShift(layers.Layer):
     def call(self, images, training=None):
         if not training or not self.max_shift:
             return images
-        shift, (batch, height, width) = self.max_shift, (ops.shape(images)[0], *images.shape[1:3])
+        shift = self.max_shift
+        batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
         padding = [(0, 0), (shift, shift), (shift, shift), (0, 0)]
         padded = ops.pad(images, padding, constant_values=BACKGROUND)
         rows = self._offsets(batch) + ops.reshape(ops.arange(height), (1, height, 1, 1))
