@@ -91,12 +91,14 @@ def test_random_shift_moves_each_image_by_whole_pixels_in_training_only():
     np.testing.assert_array_equal(np.asarray(layer(images)), images)
 
 
-def test_only_the_unconditional_dcgan_discriminator_shifts_its_inputs_and_g_learns_through_it():
-    def shifts(model):
-        return [layer.max_shift for layer in model.layers if isinstance(layer, RandomShift)]
+def _max_shifts(model):
+    """The `max_shift` of each `RandomShift` layer in a model."""
+    return [layer.max_shift for layer in model.layers if isinstance(layer, RandomShift)]
 
-    assert shifts(build_models("dcgan")[1]) == [DCGAN_MAX_SHIFT]
-    assert shifts(build_models("cdcgan")[1]) == []
+
+def test_only_the_unconditional_dcgan_discriminator_shifts_its_inputs_and_g_learns_through_it():
+    assert _max_shifts(build_models("dcgan")[1]) == [DCGAN_MAX_SHIFT]
+    assert _max_shifts(build_models("cdcgan")[1]) == []
     combined = build_combined(*build_models("dcgan"))
     noise = np.random.default_rng(3).standard_normal((BATCH, 100)).astype(np.float32)
     # G's step calls the combined model in training mode: its fakes are shifted before D sees them.
@@ -108,4 +110,4 @@ def test_a_saved_dcgan_discriminator_loads_with_its_shift(tmp_path):
     discriminator = build_models("dcgan")[1]
     discriminator.save(tmp_path / "d.keras")
     loaded = keras.models.load_model(tmp_path / "d.keras")
-    assert [layer.max_shift for layer in loaded.layers if isinstance(layer, RandomShift)] == [DCGAN_MAX_SHIFT]
+    assert _max_shifts(loaded) == [DCGAN_MAX_SHIFT]

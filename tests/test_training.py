@@ -12,9 +12,10 @@ from ganutils.models import (
     build_combined,
     build_dcgan_discriminator,
     build_dcgan_generator,
+    build_mlp_discriminator,
+    build_mlp_generator,
     build_models,
 )
-from ganutils.models import build_mlp_discriminator, build_mlp_generator
 from ganutils.training import GANTrainer, TrainConfig, epoch_history, save_history
 
 BATCH = 8
