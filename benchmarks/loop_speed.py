@@ -1,6 +1,6 @@
 """Time three ways of training the course's DCGAN, side by side in one run.
 
-(a) the `ganutils` loop (`GANTrainer.fit`, built on `train_on_batch`, with its update of the
+(a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `GANStep` a step, with its update of the
     average of G's weights after each step);
 (b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
     writes it (https://www.tensorflow.org/tutorials/generative/dcgan);

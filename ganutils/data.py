@@ -199,8 +199,8 @@ def _scale_images(images):
     return images / 127.5 - 1.0
 
 
-def make_dataset(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
-    """One epoch of shuffled, batched, prefetched (images, labels) as a `tf.data.Dataset`.
+def epoch_batches(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
+    """Yield one epoch of shuffled (images, labels) batches, gathered from tensors in memory.
 
     The order depends only on `seed` and `epoch`, so a resumed run sees the same batches;
     `skip_batches` drops the batches a resumed run has already trained on. Pass tensors
@@ -211,8 +211,10 @@ def make_dataset(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
     if batch_size > len(images):
         raise ValueError(f"batch size {batch_size} is larger than the {len(images)} examples")
     images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
-    # A NumPy permutation, not Dataset.shuffle: TensorFlow's global seed would change the order.
+    # A NumPy permutation, not Dataset.shuffle: TensorFlow's global seed would change the order. And
+    # no tf.data prefetching: on a 2-core CPU its threads competed with training, and steps took
+    # 124 ms instead of 110 (median of 9 repetitions of 30 steps, batch 128, DCGAN).
     order = np.random.default_rng([seed, epoch]).permutation(len(images))
-    batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
-    batches = batches.skip(skip_batches).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
-    return batches.prefetch(tf.data.AUTOTUNE)
+    for start in range(skip_batches * batch_size, len(images) - batch_size + 1, batch_size):
+        picked = order[start : start + batch_size]
+        yield tf.gather(images, picked), tf.gather(labels, picked)

@@ -1,25 +1,27 @@
-"""The course's training loop: `train_on_batch` steps for D, then for G through a frozen D.
+"""The course's training loop: one `train_on_batch` call a step, updating D and G together.
 
-Keras 3 differs from Keras 2 in one way that matters here. Keras 2 fixed which weights a
-model trains when it was compiled, so the old idiom (compile D, set `D.trainable = False`,
-compile G+D) left D trainable on its own. Keras 3 reads `trainable` when a model's train
-step is first traced, so that idiom makes `D.train_on_batch` train nothing, with only a
-warning. `GANTrainer` therefore sets `D.trainable` before every step, and the tests check
-which weights each step changes.
+The Keras 2 recipe trained D and then G through a frozen D, as two models: compile D, set
+`D.trainable = False`, compile G+D. Keras 3 reads `trainable` when a model's train step is
+first traced, not when it is compiled, so that recipe makes `D.train_on_batch` train nothing,
+with only a warning. Here one model, `GANStep`, takes each player's gradient of its own loss
+from one forward pass, as TensorFlow's DCGAN tutorial does; nothing is frozen, and the tests
+check which weights each step changes, and in which direction.
 """
 
 import csv
 import dataclasses
+import itertools
 import json
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
-from ganutils.data import make_dataset
+from ganutils.data import epoch_batches
 from ganutils.files import atomic_output, write_json
-from ganutils.models import LATENT_DIM, build_combined, is_conditional
+from ganutils.models import LATENT_DIM, is_conditional
 
 # Adam step sizes, measured on the offline MNIST subset: 1e-3 took the cDCGAN to 95% conditional
 # accuracy in 700 steps where the DCGAN paper's 2e-4 needed 2,400; the MLP cGAN at 1e-3 never
@@ -59,53 +61,93 @@ class TrainConfig:
             raise ValueError(f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
 
 
-@keras.saving.register_keras_serializable(package="ganutils")
-class RealFakeMean(keras.metrics.Metric):
-    """Mean of a per-sample score over only the real (target > 0.5) or only the fake samples."""
-
-    def __init__(self, score="loss", real=True, name=None, **kwargs):
-        super().__init__(name=name or f"{'real' if real else 'fake'}_{score}", **kwargs)
-        self.score, self.real = score, real
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = keras.ops.reshape(keras.ops.cast(y_true, "float32"), (-1, 1))
-        y_pred = keras.ops.reshape(keras.ops.cast(y_pred, "float32"), (-1, 1))
-        is_real = y_true[:, 0] > 0.5
-        mask = keras.ops.cast(is_real if self.real else keras.ops.logical_not(is_real), "float32")
-        if self.score == "loss":
-            values = keras.losses.binary_crossentropy(y_true, y_pred)
-        else:
-            values = keras.ops.cast((y_pred[:, 0] > 0.5) == is_real, "float32")
-        self.total.assign_add(keras.ops.sum(values * mask))
-        self.count.assign_add(keras.ops.sum(mask))
-
-    def result(self):
-        return keras.ops.divide_no_nan(self.total, self.count)
-
-    def get_config(self):
-        return {**super().get_config(), "score": self.score, "real": self.real}
-
-
-def discriminator_metrics():
-    """D's loss and accuracy on the real and on the fake half of its batch."""
-    return [RealFakeMean(score, real) for score in ("loss", "accuracy") for real in (True, False)]
-
-
 def training_device():
     """Where TensorFlow will train: the first GPU it sees, else the CPU."""
     gpus = tf.config.list_physical_devices("GPU")
     return f"GPU ({gpus[0].name})" if gpus else "CPU (TensorFlow sees no GPU)"
 
 
+def _cross_entropy(target, probabilities):
+    """Mean binary cross-entropy of probabilities against one target value for all of them."""
+    probabilities = ops.cast(probabilities, "float32")  # float16 under mixed precision
+    return ops.mean(keras.losses.binary_crossentropy(ops.full_like(probabilities, target), probabilities))
+
+
+def _accuracy(probabilities, real):
+    """Fraction of D's verdicts that are right: above 0.5 for real images, at most 0.5 for fakes."""
+    says_real = ops.cast(probabilities, "float32") > 0.5
+    return ops.mean(ops.cast(says_real if real else ops.logical_not(says_real), "float32"))
+
+
+class GANStep(keras.Model):
+    """One step of both players as a Keras model, so that one `train_on_batch` call trains D and G.
+
+    One forward pass (G draws fakes, D judges real images and fakes) gives both losses. D's
+    gradient is taken of D's loss with respect to D's weights only, and G's of G's loss with
+    respect to G's weights only, so nothing has to be frozen; TensorFlow's DCGAN tutorial
+    computes its step the same way. Then the weight average of G moves towards G.
+
+    `train_on_batch((real_images, labels, noise, decay))` returns this batch's losses and D's
+    accuracies, under the names of `HISTORY_KEYS`.
+    """
+
+    def __init__(self, generator, discriminator, average, config):
+        super().__init__(name="gan_step")
+        self.generator, self.discriminator, self.average = generator, discriminator, average
+        self.config = config
+        self.conditional = is_conditional(generator)
+
+    def compile(self):
+        """Give D and G an Adam optimizer each; the model itself has none, no loss and no metrics."""
+        super().compile(optimizer=None)
+        self.d_optimizer, self.g_optimizer = self._adam(), self._adam()
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _adam(self):
+        adam = keras.optimizers.Adam(self.config.learning_rate, beta_1=self.config.beta_1)
+        return keras.optimizers.LossScaleOptimizer(adam) if self.config.mixed_precision else adam
+
+    def _inputs(self, main, labels):
+        return [main, labels] if self.conditional else main
+
+    def train_step(self, data):
+        (real_images, labels, noise, decay), _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            fake_images = self.generator(self._inputs(noise, labels), training=True)
+            real_scores = self.discriminator(self._inputs(real_images, labels), training=True)
+            fake_scores = self.discriminator(self._inputs(fake_images, labels), training=True)
+            d_loss_real = _cross_entropy(1.0 - self.config.label_smoothing, real_scores)
+            d_loss_fake = _cross_entropy(0.0, fake_scores)
+            d_loss = (d_loss_real + d_loss_fake) / 2  # the mean over D's batch of real and fake images
+            g_loss = _cross_entropy(1.0, fake_scores)  # non-saturating: G wants its fakes called real
+            # Scaled up under mixed precision (and the gradients down), so that float16 gradients do not underflow.
+            d_scaled_loss, g_scaled_loss = self.d_optimizer.scale_loss(d_loss), self.g_optimizer.scale_loss(g_loss)
+        d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled_loss, d_weights), d_weights))
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled_loss, g_weights), g_weights))
+        if self.average is not None:
+            for mean, value in zip(self.average.weights, self.generator.weights):
+                mean.assign(decay * mean + (1.0 - decay) * ops.cast(value, mean.dtype))
+        return {
+            "d_loss": d_loss,
+            "d_loss_real": d_loss_real,
+            "d_loss_fake": d_loss_fake,
+            "g_loss": g_loss,
+            "d_acc_real": _accuracy(real_scores, real=True),
+            "d_acc_fake": _accuracy(fake_scores, real=False),
+        }
+
+
 class GANTrainer:
     """Trains a generator and a discriminator with `train_on_batch`, keeping a per-step history.
 
-    After each step, `ema_generator`, a copy of G, moves its weights a little towards G's: an
-    exponential moving average over the steps (Yazici et al., 2019; Karras et al., 2018). It draws
-    steadier digits than G, whose weights swing from step to step as the two players chase
-    each other, so it is the generator that `sampling_generator` gives, that is saved and judged.
+    Each step is one `train_on_batch` call of a `GANStep`, which updates D on its loss and G on
+    its own. After each step, `ema_generator`, a copy of G, moves its weights a little towards
+    G's: an exponential moving average over the steps (Yazici et al., 2019; Karras et al., 2018).
+    It draws steadier digits than G, whose weights swing from step to step as the two players
+    chase each other, so it is the generator that `sampling_generator` gives, that is saved and
+    judged.
 
     Args:
         generator: takes noise (and integer labels, if conditional) and returns images.
@@ -117,84 +159,37 @@ class GANTrainer:
         self.config = config or TrainConfig()
         self.generator, self.discriminator = generator, discriminator
         self.conditional = is_conditional(generator)
-        self.combined = build_combined(generator, discriminator)
         self.ema_generator = _copy_model(generator) if self.config.ema_decay else None
-        self._update_average = None if self.ema_generator is None else _weight_average_update(self.ema_generator, generator)
+        self.gan_step = GANStep(generator, discriminator, self.ema_generator, self.config)
+        self.gan_step.compile()
         self.step = 0
         self.total_steps = None
         self.history = []
-        self._compile()
-        self._generate = tf.function(lambda inputs: generator(inputs, training=True))
 
     @property
     def sampling_generator(self):
         """The generator to draw samples from: the moving average of G's weights, or G if averaging is off."""
         return self.generator if self.ema_generator is None else self.ema_generator
 
-    def _adam(self):
-        return keras.optimizers.Adam(self.config.learning_rate, beta_1=self.config.beta_1)
-
-    def _compile(self):
-        self.discriminator.compile(self._adam(), "binary_crossentropy", metrics=discriminator_metrics())
-        self.combined.compile(self._adam(), "binary_crossentropy")
-
-    def _inputs(self, main, labels):
-        return [main, labels] if self.conditional else main
-
     def noise_for_step(self, batch_size):
-        """Two noise batches (for D's step and G's), fixed by the seed and the step number."""
+        """The noise batch of this step, fixed by the seed and the step number."""
         rng = np.random.default_rng([self.config.seed, self.step])
-        shape = (batch_size, self.config.latent_dim)
-        return rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
+        return rng.standard_normal((batch_size, self.config.latent_dim), dtype=np.float32)
 
-    def generate(self, noise, labels=None):
-        """Generated images in training mode, as D's step sees them."""
-        return self._generate(self._inputs(tf.convert_to_tensor(noise), labels))
-
-    def discriminator_step(self, real_images, fake_images, labels=None):
-        """Train D once on real images (target 1 - smoothing) and fakes (target 0) in one batch."""
-        # Keras 3 fixes a step's trainable weights when it first traces it, not at compile time.
-        self.discriminator.trainable = True
-        batch_size = len(real_images)
-        images = tf.concat([real_images, tf.cast(fake_images, real_images.dtype)], axis=0)  # float16 if mixed
-        both_labels = None if labels is None else tf.concat([labels, labels], axis=0)
-        targets = np.concatenate(
-            [np.full((batch_size, 1), 1.0 - self.config.label_smoothing), np.zeros((len(fake_images), 1))]
-        ).astype(np.float32)
-        return self.discriminator.train_on_batch(self._inputs(images, both_labels), targets, return_dict=True)
-
-    def generator_step(self, noise, labels=None):
-        """Train G once through the frozen D, with targets that call every generated image real."""
-        self.discriminator.trainable = False
-        targets = np.ones((len(noise), 1), dtype=np.float32)
-        try:
-            return self.combined.train_on_batch(self._inputs(noise, labels), targets, return_dict=True)["loss"]
-        finally:
-            self.discriminator.trainable = True  # so that D looks like an ordinary model between steps
-
-    def average_decay(self):
-        """This step's decay: shorter memory early on, so that the random initial weights fade fast."""
-        return min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+    def average_decay(self, step=None):
+        """The decay after `step` (by default the last step): smaller early on, so that the initial weights fade fast."""
+        step = self.step if step is None else step
+        return min(self.config.ema_decay, (1 + step) / (10 + step))
 
     def train_step(self, real_images, labels=None, epoch=1):
-        """One GAN step: D on real and generated images, then G, then G's weight average; returns the step's record."""
-        d_noise, g_noise = self.noise_for_step(len(real_images))
-        fake_images = self.generate(d_noise, labels)
-        d_logs = self.discriminator_step(real_images, fake_images, labels)
-        g_loss = self.generator_step(g_noise, labels)
+        """One GAN step (D's update, G's, then G's weight average); returns the step's record."""
+        real_images = tf.convert_to_tensor(real_images)
+        batch_size = len(real_images)
+        labels = tf.zeros(batch_size, tf.int32) if labels is None else tf.convert_to_tensor(labels, tf.int32)
+        decay = tf.constant(self.average_decay(self.step + 1), tf.float32)
+        logs = self.gan_step.train_on_batch((real_images, labels, self.noise_for_step(batch_size), decay), return_dict=True)
         self.step += 1
-        if self._update_average is not None:
-            self._update_average(tf.constant(self.average_decay(), tf.float32))
-        record = {
-            "step": self.step,
-            "epoch": epoch,
-            "d_loss": d_logs["loss"],
-            "d_loss_real": d_logs["real_loss"],
-            "d_loss_fake": d_logs["fake_loss"],
-            "g_loss": g_loss,
-            "d_acc_real": d_logs["real_accuracy"],
-            "d_acc_fake": d_logs["fake_accuracy"],
-        }
+        record = {"step": self.step, "epoch": epoch, **{key: float(logs[key]) for key in HISTORY_KEYS[2:]}}
         self.history.append(record)
         return record
 
@@ -222,8 +217,8 @@ class GANTrainer:
         log_every = max(1, round(total_steps / steps_per_epoch / 20))
         while self.step < total_steps:
             epoch, done = divmod(self.step, steps_per_epoch)
-            batches = make_dataset(images, labels, self.config.batch_size, self.config.seed, epoch, done)
-            for real_images, batch_labels in batches.take(total_steps - self.step):
+            batches = epoch_batches(images, labels, self.config.batch_size, self.config.seed, epoch, done)
+            for real_images, batch_labels in itertools.islice(batches, total_steps - self.step):
                 record = self.train_step(real_images, batch_labels if self.conditional else None, epoch + 1)
                 progress.update(self.step, [(key, record[key]) for key in PROGRESS_KEYS])
             if verbose == 2 and ((epoch + 1) % log_every == 0 or self.step == total_steps):
@@ -237,14 +232,13 @@ class GANTrainer:
         groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables}
         if self.ema_generator is not None:
             groups["ema_generator"] = self.ema_generator.variables
-        try:
-            for name, model, d_trainable in (("d_optimizer", self.discriminator, True), ("g_optimizer", self.combined, False)):
-                self.discriminator.trainable = d_trainable
-                if not model.optimizer.built:
-                    model.optimizer.build(model.trainable_variables)
-                groups[name] = model.optimizer.variables
-        finally:
-            self.discriminator.trainable = True  # as between steps: a checkpoint must not leave D frozen
+        for name, optimizer, model in (
+            ("d_optimizer", self.gan_step.d_optimizer, self.discriminator),
+            ("g_optimizer", self.gan_step.g_optimizer, self.generator),
+        ):
+            if not optimizer.built:
+                optimizer.build(model.trainable_variables)
+            groups[name] = optimizer.variables
         return groups
 
     def save_checkpoint(self, path):

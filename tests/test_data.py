@@ -1,4 +1,4 @@
-"""Data loading from each source, failures that name the broken file, and the tf.data pipeline."""
+"""Data loading from each source, failures that name the broken file, and the batches of an epoch."""
 
 import gzip
 
@@ -7,7 +7,7 @@ import pytest
 from mnist_files import fake_digits, write_idx
 
 from ganutils import data
-from ganutils.data import DataError, load_dataset, load_mnist, make_dataset
+from ganutils.data import DataError, load_dataset, load_mnist, epoch_batches
 
 
 @pytest.fixture
@@ -111,10 +111,10 @@ def test_unknown_dataset_and_split():
 
 
 def _batches(images, labels, **kwargs):
-    return [(x.numpy(), y.numpy()) for x, y in make_dataset(images, labels, 8, **kwargs)]
+    return [(x.numpy(), y.numpy()) for x, y in epoch_batches(images, labels, 8, **kwargs)]
 
 
-def test_pipeline_batches_cover_each_example_once_per_epoch():
+def test_epoch_batches_batches_cover_each_example_once_per_epoch():
     images = np.arange(40, dtype=np.float32).reshape(40, 1)
     labels = np.arange(40, dtype=np.int32)
     batches = _batches(images, labels, seed=3, epoch=0)
@@ -125,7 +125,7 @@ def test_pipeline_batches_cover_each_example_once_per_epoch():
         np.testing.assert_array_equal(x[:, 0], y)
 
 
-def test_pipeline_order_depends_only_on_seed_and_epoch():
+def test_epoch_batches_order_depends_only_on_seed_and_epoch():
     images, labels = np.zeros((40, 1), np.float32), np.arange(40, dtype=np.int32)
     first = [y for _, y in _batches(images, labels, seed=3, epoch=1)]
     again = [y for _, y in _batches(images, labels, seed=3, epoch=1)]
@@ -136,6 +136,6 @@ def test_pipeline_order_depends_only_on_seed_and_epoch():
     np.testing.assert_array_equal(np.concatenate(first[2:]), np.concatenate(skipped))
 
 
-def test_pipeline_rejects_batch_larger_than_data():
+def test_epoch_batches_rejects_batch_larger_than_data():
     with pytest.raises(ValueError, match="larger than"):
-        make_dataset(np.zeros((4, 1), np.float32), np.zeros(4, np.int32), 8)
+        next(epoch_batches(np.zeros((4, 1), np.float32), np.zeros(4, np.int32), 8))

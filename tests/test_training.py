@@ -49,32 +49,70 @@ def _labels(trainer, labels):
     return labels if trainer.conditional else None
 
 
-def test_discriminator_step_changes_every_d_weight_and_no_g_weight(trainer):
-    real, labels = _real_batch()
-    for step in range(3):  # also after G steps have run, whichever step was traced first
-        d_noise, g_noise = trainer.noise_for_step(BATCH)
-        fake = trainer.generate(d_noise, _labels(trainer, labels))
-        g_before, d_before = _values(trainer.generator.weights), _values(trainer.discriminator.trainable_weights)
-        trainer.discriminator_step(real, fake, _labels(trainer, labels))
-        assert all(_changed(d_before, trainer.discriminator.trainable_weights)), f"step {step}"
-        assert not any(_changed(g_before, trainer.generator.weights)), f"step {step}"
-        trainer.generator_step(g_noise, _labels(trainer, labels))
+def _twin_trainers(family):
+    """Two trainers with the same weights and random states: one to step, one to compute the step's maths."""
+    twins = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        if family == "gan":
+            models = build_mlp_generator(hidden_units=(16,)), build_mlp_discriminator(hidden_units=(16,))  # D has dropout
+        else:
+            models = build_models(family)  # the DCGAN's D shifts its inputs at random
+        twins.append(GANTrainer(*models, TrainConfig(family=family, batch_size=BATCH)))
+    return twins
 
 
-def test_generator_step_changes_g_weights_and_no_d_weight(trainer):
+def _forward(trainer, real, labels):
+    """What one step computes before its updates: D's verdicts on real images and on fakes, in the same order."""
+    inputs = lambda main: [tf.convert_to_tensor(main), tf.convert_to_tensor(labels)] if trainer.conditional else main
+    fake = trainer.generator(inputs(trainer.noise_for_step(BATCH)), training=True)
+    return trainer.discriminator(inputs(real), training=True), trainer.discriminator(inputs(fake), training=True)
+
+
+def test_one_step_changes_every_weight_of_both_players(trainer):
     real, labels = _real_batch()
     for step in range(3):
+        g_before, d_before = _values(trainer.generator.trainable_weights), _values(trainer.discriminator.trainable_weights)
         trainer.train_step(real, _labels(trainer, labels))
-        _, g_noise = trainer.noise_for_step(BATCH)
-        g_before = _values(trainer.generator.trainable_weights)
-        d_before = _values(trainer.discriminator.weights)  # weights, trainable or not; not dropout's RNG
-        trainer.generator_step(g_noise, _labels(trainer, labels))
+        assert all(_changed(d_before, trainer.discriminator.trainable_weights)), f"step {step}"
         assert all(_changed(g_before, trainer.generator.trainable_weights)), f"step {step}"
-        assert not any(_changed(d_before, trainer.discriminator.weights)), f"step {step}"
+
+
+def _cross_entropy(target, scores):
+    return keras.ops.mean(keras.losses.binary_crossentropy(keras.ops.full_like(scores, target), scores))
+
+
+def _assert_adam_first_step(learning_rate, before, variables, gradients):
+    """Adam's first step moves each weight by about the learning rate, against the sign of its gradient."""
+    epsilon = 1e-7 / np.sqrt(1 - 0.999)  # Keras' default epsilon, over the bias correction of beta_2
+    for old, new, gradient in zip(before, variables, gradients):
+        if isinstance(gradient, tf.IndexedSlices):
+            continue  # an embedding's: Adam squares each looked-up row's part separately, so steps differ
+        gradient = gradient.numpy()
+        expected = -learning_rate * gradient / (np.abs(gradient) + epsilon)
+        np.testing.assert_allclose(np.array(new) - old, expected, rtol=0.01, atol=0.01 * learning_rate)
+
+
+@pytest.mark.parametrize("family", ["gan", "dcgan", "cdcgan"])
+def test_each_player_steps_down_the_gradient_of_its_own_loss(family):
+    trainer, twin = _twin_trainers(family)
+    real, labels = _real_batch()
+    labels = _labels(trainer, labels)
+    with tf.GradientTape(persistent=True) as tape:
+        real_scores, fake_scores = _forward(twin, real, labels)
+        d_loss = (_cross_entropy(0.9, real_scores) + _cross_entropy(0.0, fake_scores)) / 2
+        g_loss = _cross_entropy(1.0, fake_scores)  # non-saturating, through D as it was before its update
+    d_gradients = tape.gradient(d_loss, twin.discriminator.trainable_variables)
+    g_gradients = tape.gradient(g_loss, twin.generator.trainable_variables)
+    d_before, g_before = _values(trainer.discriminator.trainable_variables), _values(trainer.generator.trainable_variables)
+    trainer.train_step(real, labels)
+    rate = trainer.config.learning_rate
+    _assert_adam_first_step(rate, d_before, trainer.discriminator.trainable_variables, d_gradients)
+    _assert_adam_first_step(rate, g_before, trainer.generator.trainable_variables, g_gradients)
 
 
 def test_the_keras_2_idiom_trains_nothing_in_keras_3():
-    """The trap GANTrainer avoids: D frozen once after compiling, then trained on its own."""
+    """The trap that training both players in one model avoids: D frozen once after compiling, then trained on its own."""
     generator, discriminator = build_mlp_generator(hidden_units=(16,)), build_mlp_discriminator(hidden_units=(16,))
     discriminator.compile("adam", "binary_crossentropy")
     discriminator.trainable = False
@@ -87,25 +125,24 @@ def test_the_keras_2_idiom_trains_nothing_in_keras_3():
     assert any("does not have any trainable weights" in str(w.message) for w in caught)
 
 
-def test_step_reports_this_batch_losses_not_a_running_mean():
-    generator, discriminator = build_models("dcgan")
-    trainer = GANTrainer(generator, discriminator, TrainConfig(batch_size=BATCH, label_smoothing=0.1))
-    real, _ = _real_batch()
-    trainer.train_step(real)  # a first step, so a running mean would differ from the batch value
-    d_noise, _ = trainer.noise_for_step(BATCH)
-    fake = trainer.generate(d_noise)
-    shift_seeds = next(layer for layer in discriminator.layers if isinstance(layer, RandomShift)).seed_generator.state
-    seed_state = shift_seeds.numpy()
-    probabilities = discriminator(tf.concat([real, fake], 0), training=True).numpy()[:, 0]
-    shift_seeds.assign(seed_state)  # so that D's step shifts the images as this call did
-    logs = trainer.discriminator_step(real, fake)
-    real_loss = keras.losses.binary_crossentropy(np.full((BATCH, 1), 0.9), probabilities[:BATCH, None]).numpy()
-    fake_loss = keras.losses.binary_crossentropy(np.zeros((BATCH, 1)), probabilities[BATCH:, None]).numpy()
-    assert logs["real_loss"] == pytest.approx(real_loss.mean(), rel=1e-4)
-    assert logs["fake_loss"] == pytest.approx(fake_loss.mean(), rel=1e-4)
-    assert logs["loss"] == pytest.approx((real_loss.mean() + fake_loss.mean()) / 2, rel=1e-4)
-    assert logs["real_accuracy"] == pytest.approx(np.mean(probabilities[:BATCH] > 0.5))
-    assert logs["fake_accuracy"] == pytest.approx(np.mean(probabilities[BATCH:] <= 0.5))
+@pytest.mark.parametrize("family", ["dcgan", "cdcgan"])
+def test_step_reports_this_batch_losses_not_a_running_mean(family):
+    trainer, twin = _twin_trainers(family)
+    real, labels = _real_batch()
+    labels = _labels(trainer, labels)
+    for each in (trainer, twin):
+        each.train_step(real[::-1], labels)  # a first step, so a running mean would differ from the batch value
+    real_scores, fake_scores = (scores.numpy() for scores in _forward(twin, real, labels))
+    record = trainer.train_step(real, labels)
+    real_loss = keras.losses.binary_crossentropy(np.full((BATCH, 1), 0.9), real_scores).numpy().mean()
+    fake_loss = keras.losses.binary_crossentropy(np.zeros((BATCH, 1)), fake_scores).numpy().mean()
+    g_loss = keras.losses.binary_crossentropy(np.ones((BATCH, 1)), fake_scores).numpy().mean()
+    assert record["d_loss_real"] == pytest.approx(real_loss, rel=1e-4)
+    assert record["d_loss_fake"] == pytest.approx(fake_loss, rel=1e-4)
+    assert record["d_loss"] == pytest.approx((real_loss + fake_loss) / 2, rel=1e-4)
+    assert record["g_loss"] == pytest.approx(g_loss, rel=1e-4)
+    assert record["d_acc_real"] == pytest.approx(np.mean(real_scores > 0.5))
+    assert record["d_acc_fake"] == pytest.approx(np.mean(fake_scores <= 0.5))
 
 
 def test_fit_history_per_step_and_per_epoch(trainer, tmp_path):
@@ -172,11 +209,10 @@ def test_learning_rate_defaults_to_the_family_and_can_be_set():
 
 
 def test_noise_is_fixed_by_seed_and_step(trainer):
-    first, second = trainer.noise_for_step(4)
-    assert not np.array_equal(first, second)
-    np.testing.assert_array_equal(first, trainer.noise_for_step(4)[0])
+    first = trainer.noise_for_step(4)
+    np.testing.assert_array_equal(first, trainer.noise_for_step(4))
     trainer.step += 1
-    assert not np.array_equal(first, trainer.noise_for_step(4)[0])
+    assert not np.array_equal(first, trainer.noise_for_step(4))
 
 
 class Interrupted(Exception):
@@ -211,10 +247,8 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
         interrupted.fit(images, steps=10, verbose=0, on_epoch_end=lambda t, e: t.save_checkpoint(checkpoint))
     assert not list(tmp_path.glob(".*partial*"))
 
-    assert interrupted.discriminator.trainable, "saving a checkpoint must not leave D frozen"
     resumed = _small_trainer(seed=99)  # different initial weights: all state must come from the file
     resumed.restore_checkpoint(checkpoint)
-    assert resumed.discriminator.trainable
     assert resumed.step == 4 and len(resumed.history) == 4 and resumed.total_steps == 10
     resumed.fit(images, steps=10, verbose=0)
     assert [r["step"] for r in resumed.history] == list(range(1, 11))
@@ -227,7 +261,7 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
 
 def test_a_checkpoint_without_a_weight_average_starts_it_from_g(tmp_path):
     without = _small_trainer()
-    without.ema_generator = without._update_average = None  # as trainers wrote checkpoints before averaging
+    without.ema_generator = without.gan_step.average = None  # as trainers wrote checkpoints before averaging
     without.fit(np.zeros((BATCH, 28, 28, 1), np.float32), steps=2, verbose=0)
     without.save_checkpoint(tmp_path / "old.npz")
     resumed = _small_trainer(seed=99)
