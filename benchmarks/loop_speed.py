@@ -60,8 +60,10 @@ class FusedLoop:
         self.cross_entropy = keras.losses.BinaryCrossentropy()
         self.generator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         self.discriminator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
-        self.dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).repeat()
-        self.batches = iter(self.dataset.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        # The tutorial's pipeline (shuffle over the whole set, batch), whole batches only: equal steps for all loops.
+        self.dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images))
+        self.dataset = self.dataset.batch(config.batch_size, drop_remainder=True)
+        self.batches = iter(self.dataset)
 
     def discriminator_loss(self, real_output, fake_output):
         real_target = tf.ones_like(real_output) * (1.0 - self.config.label_smoothing)
@@ -87,9 +89,17 @@ class FusedLoop:
         )
         return gen_loss, disc_loss
 
+    def next_batch(self):
+        """The next batch of the epoch, starting a new epoch (as the tutorial's `for` loop does) at the end."""
+        batch = next(self.batches, None)
+        if batch is None:
+            self.batches = iter(self.dataset)
+            batch = next(self.batches)
+        return batch
+
     def run(self, steps):
         for _ in range(steps):
-            losses = self.train_step(next(self.batches))
+            losses = self.train_step(self.next_batch())
         [float(loss) for loss in losses]  # wait for the last step, as (a) and (c) do
 
 

@@ -1,10 +1,11 @@
-"""Generators and discriminators of the course's four GAN families, and the combined model.
+"""Generators and discriminators of the course's four GAN families, and Keras 2's combined model.
 
 Defaults follow the DCGAN paper (Radford et al., 2016) where it gives one: a 100-dimensional
 noise vector, weights drawn from N(0, 0.02), LeakyReLU with slope 0.2, batch normalisation
 in the generator, tanh output, strided convolutions instead of pooling. Five choices are ours:
 - the convolutional models are narrower (128 and 64 filters), for speed on a CPU;
-- the discriminators have no batch normalisation, so real and generated images share one batch;
+- the discriminators have no batch normalisation: D judges real images and fakes in separate
+  calls, and batch statistics would tell it which call holds which;
 - conditional models use the label more than once: the convolutional generator sees it with
   the noise and again as planes beside its 7x7 feature map, the MLP generator at every hidden
   layer, and both discriminators beside the image and in a projection output (Miyato &
@@ -266,7 +267,7 @@ def is_conditional(model):
 
 
 def build_combined(generator, discriminator):
-    """G followed by D: training it with D frozen moves G towards images D calls real."""
+    """G followed by D, the Keras 2 recipe's model for G's step (the benchmarks and tests use it; training does not)."""
     inputs = [
         keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=f"combined_{tensor.name}")
         for tensor in generator.inputs
