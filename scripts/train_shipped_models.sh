@@ -14,8 +14,8 @@ for model in $models; do
         cdcgan) steps=${CDCGAN_STEPS:-6000} ;;
     esac
     # The shipped cDCGAN uses the DCGAN paper's 2e-4: slower than the default 1e-3, but after
-    # 6,000 steps its digits vary more in style (see the README's results). It was trained
-    # before the course averaged G's weights; --ema-decay 0 reproduces it.
+    # 6,000 steps its digits vary more in style (see the README's results). It keeps the recipe
+    # it was first shipped with, before the course averaged G's weights: --ema-decay 0.
     options=""
     if [ "$model" = cdcgan ]; then options="--learning-rate 2e-4 --ema-decay 0"; fi
     echo "training $model for $steps steps $options"
