@@ -1,7 +1,7 @@
 """Time three ways of training the course's DCGAN, side by side in one run.
 
-(a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `GANStep` a step, with its update of the
-    average of G's weights after each step);
+(a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `GANStep` a step,
+    with its update of the average of G's weights);
 (b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
     writes it (https://www.tensorflow.org/tutorials/generative/dcgan);
 (c) the Keras 2 style loop: `predict_on_batch` for the fakes, D trained on real and on fake

@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from ganutils.models import (
-    RandomShift,
     build_combined,
     build_dcgan_discriminator,
     build_dcgan_generator,
