@@ -8,7 +8,7 @@ mkdir -p runs/shipped trained_models
 models=${*:-gan cgan dcgan cdcgan}
 for model in $models; do
     case $model in
-        gan) steps=${GAN_STEPS:-30000} ;;
+        gan) steps=${GAN_STEPS:-40000} ;;
         cgan) steps=${CGAN_STEPS:-20000} ;;
         dcgan) steps=${DCGAN_STEPS:-20000} ;;
         cdcgan) steps=${CDCGAN_STEPS:-6000} ;;
