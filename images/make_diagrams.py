@@ -92,9 +92,9 @@ def draw_flow(conditional):
     draw_arrow(ax, (65.5, 18), (70.5, 23.5))
     draw_arrow(ax, (86.5, 27), (90, 27))
 
-    # G's loss: its gradients come back through the frozen D.
+    # G's loss: its gradients come back through D, but only G's weights follow them.
     draw_path(ax, [(97, 31.5), (97, 47), (35, 47), (35, 40.5)], COLOURS["loss_g"], dashed=True)
-    ax.text(65, 49.5, f"G's loss: make {d_of_fake} → 1  (D frozen; its gradients flow back to G)",
+    ax.text(65, 49.5, f"G's loss: make {d_of_fake} → 1  (gradients flow back through D; only G's weights move)",
             ha="center", va="center", fontsize=FONT, color=COLOURS["loss_g"], fontweight="bold")
     # D's loss: trained on both kinds of input.
     draw_path(ax, [(97, 22.5), (97, 6), (82.5, 6), (82.5, 20)], COLOURS["loss_d"], dashed=True)
