@@ -279,18 +279,6 @@ def _copy_model(model):
     return copy
 
 
-def _weight_average_update(average, model):
-    """A compiled function that moves each weight of `average` towards `model`'s by (1 - decay)."""
-    pairs = list(zip(average.weights, model.weights))
-
-    @tf.function
-    def update(decay):
-        for mean, value in pairs:
-            mean.assign(decay * mean + (1.0 - decay) * tf.cast(value, mean.dtype))
-
-    return update
-
-
 def read_checkpoint_state(path):
     """The config, step and history stored in a checkpoint, without loading any weights."""
     with np.load(path) as archive:

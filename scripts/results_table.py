@@ -23,7 +23,7 @@ def main():
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
         decay = run["config"].get("ema_decay", 0)  # runs from before weight averaging have none
         print(f"| `{model}` | {run['steps']:,} | {run['config']['learning_rate']:g} | {f'{decay:g}' if decay else 'none'} "
-              f"| {run.get('seconds', run['seconds_this_session']) / 60:.1f} min "
+              f"| {run['seconds'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
               f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} | {cell(figures, 'cross_entropy', '{:.3f}')} |")
 
