@@ -62,7 +62,7 @@ class FusedLoop:
         self.generator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         self.discriminator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         # The same batches as (a), so that only the steps differ. The tutorial's own pipeline,
-        # Dataset.shuffle over the whole set, stalled for 1.6-2.2 s at each epoch's end here.
+        # Dataset.shuffle over the whole set, stalled for 1.4-9.7 s at many epoch ends here.
         self.images, self.epoch = images, 0
         self.batches = iter(())
 

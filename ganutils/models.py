@@ -92,7 +92,7 @@ def _dense_norm_leaky(x, units):
 class RandomShift(layers.Layer):
     """Moves each image by a random whole number of pixels, up to `max_shift` each way, in training only.
 
-    Placed first in D, it shifts real and generated images alike, in D's step and in G's, so
+    Placed first in D, it shifts real and generated images alike, for D's loss and for G's, so
     G learns through the shift and is not pushed to draw shifted digits: the translation of
     DiffAugment (Zhao et al., 2020), which keeps D from memorising a small training set.
     """
