@@ -1,7 +1,8 @@
 """Time three ways of training the course's DCGAN, side by side in one run.
 
 (a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `GANStep` a step,
-    with its update of the average of G's weights);
+    with its update of the average of G's weights), and the same loop with the average off
+    (`ema_decay=0`), which shows what the average costs;
 (b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
     writes it (https://www.tensorflow.org/tutorials/generative/dcgan);
 (c) the Keras 2 style loop: `predict_on_batch` for the fakes, D trained on real and on fake
@@ -10,13 +11,16 @@
 All three train the same architecture from the same initial weights, with the same batch
 size, optimizer (Adam at the DCGAN default of 1e-3, beta_1 0.5), loss and in-memory data; (a)
 and (b) train on the same batches, from `ganutils.data.epoch_batches`.
-Each repetition times every loop for the same number of steps, in turn, after a warm-up; the
-figure is the median. Usage:
+Each repetition times every loop for the same number of steps, in turn (in reverse order every
+other repetition), after a warm-up. Each loop's figure is its median; the speed ratio is the
+median of the repetitions' own ratios, so that a slow spell of a shared machine, which slows
+the loops of one repetition together, cancels out. Usage:
 
-    python benchmarks/loop_speed.py [--batch-size 128] [--steps 40] [--repeats 5]
+    python benchmarks/loop_speed.py [--batch-size 128] [--steps 20] [--repeats 15]
 """
 
 import argparse
+import dataclasses
 import os
 import platform
 import statistics
@@ -40,11 +44,10 @@ def fresh_models(seed):
 class GanutilsLoop:
     """(a): the course's trainer; `run` continues `fit` for more steps."""
 
-    name = "ganutils train_on_batch loop"
-
     def __init__(self, images, config):
         self.images = images
         self.trainer = GANTrainer(*fresh_models(config.seed), config)
+        self.name = "ganutils train_on_batch loop" + ("" if config.ema_decay else ", no average")
 
     def run(self, steps):
         self.trainer.fit(self.images, steps=self.trainer.step + steps, verbose=0)
@@ -147,8 +150,8 @@ def time_run(loop, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=40, help="steps per timed repetition")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed repetition")
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
     args = parser.parse_args()
     config = TrainConfig(family="dcgan", batch_size=args.batch_size)
@@ -156,20 +159,27 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
     print(f"DCGAN, batch {args.batch_size}, {args.repeats} repetitions of {args.steps} steps after {args.warmup} warm-up steps")
-    loops = [GanutilsLoop(images, config), FusedLoop(images, config), Keras2Loop(images, config)]
+    without_average = dataclasses.replace(config, ema_decay=0.0)
+    loops = [GanutilsLoop(images, config), FusedLoop(images, config), Keras2Loop(images, config),
+             GanutilsLoop(images, without_average)]
     for loop in loops:
         loop.run(args.warmup)
     seconds = {loop.name: [] for loop in loops}
-    for _ in range(args.repeats):
-        for loop in loops:
+    for repeat in range(args.repeats):
+        for loop in loops if repeat % 2 == 0 else loops[::-1]:
             seconds[loop.name].append(time_run(loop, args.steps))
-    speed = {}
     for loop in loops:
         median = statistics.median(seconds[loop.name])
-        speed[loop.name] = args.steps * args.batch_size / median
-        print(f"{loop.name:<40} {1000 * median / args.steps:7.1f} ms/step  {speed[loop.name]:7.0f} images/s")
-    ganutils, fused = (speed[loop.name] for loop in loops[:2])
-    print(f"speed ratio (ganutils / fused tf.function): {ganutils / fused:.2f}")
+        images_per_second = args.steps * args.batch_size / median
+        print(f"{loop.name:<40} {1000 * median / args.steps:7.1f} ms/step  {images_per_second:7.0f} images/s")
+    fused = seconds[loops[1].name]
+    print(f"speed ratio without the average (ganutils / fused tf.function): {paired_ratio(seconds[loops[3].name], fused):.2f}")
+    print(f"speed ratio (ganutils / fused tf.function): {paired_ratio(seconds[loops[0].name], fused):.2f}")
+
+
+def paired_ratio(seconds, reference_seconds):
+    """The median over repetitions of the speed of one loop relative to another timed beside it."""
+    return statistics.median(reference / own for own, reference in zip(seconds, reference_seconds))
 
 
 if __name__ == "__main__":
