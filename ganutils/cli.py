@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")  # as in ganutils.models, without importing Keras
+UNCONDITIONAL = ("gan", "dcgan")
 DEFAULT_STEPS = 3000
 SAMPLE_FORMATS = (".npz", ".png")
 
@@ -58,6 +59,9 @@ def build_parser():
     train.add_argument("--label-smoothing", type=float, default=0.1, help="D's real target is 1 - this (default 0.1)")
     train.add_argument("--ema-decay", type=float, default=0.999,
                        help="the saved generator is a moving average of G's weights with this decay; 0: G itself (default 0.999)")
+    train.add_argument("--clusters", type=int, default=0,
+                       help="gan and dcgan: train on this many k-means clusters of the images as labels, "
+                            "and draw the clusters from the noise (self-conditioning; default 0: off)")
     train.add_argument("--data", choices=("mnist", "fashion_mnist"), default="mnist", help="training set")
     train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
@@ -128,6 +132,10 @@ def _train(args):
         raise CommandLineError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     if not 0 <= args.label_smoothing < 0.5:
         raise CommandLineError(f"--label-smoothing must be in [0, 0.5), got {args.label_smoothing}")
+    if args.clusters and args.model not in UNCONDITIONAL:
+        raise CommandLineError(f"--clusters is for the unconditional models ({' and '.join(UNCONDITIONAL)}); {args.model} has labels")
+    if args.clusters and not 2 <= args.clusters <= 1000:
+        raise CommandLineError(f"--clusters must be from 2 to 1000, got {args.clusters}")
     _import_tensorflow_quietly()
     from ganutils.run import train_run
     from ganutils.training import TrainConfig
@@ -142,6 +150,7 @@ def _train(args):
         seed=args.seed,
         mixed_precision=args.mixed_precision,
         ema_decay=args.ema_decay,
+        clusters=args.clusters,
     )
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
     train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,

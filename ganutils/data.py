@@ -218,3 +218,22 @@ def epoch_batches(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
     for start in range(skip_batches * batch_size, len(images) - batch_size + 1, batch_size):
         picked = order[start : start + batch_size]
         yield tf.gather(images, picked), tf.gather(labels, picked)
+
+
+def cluster_images(images, clusters, seed=0):
+    """Group images into `clusters` by k-means on their pixels; returns each image's cluster (int32).
+
+    No labels are used: this is what an unconditional model trains on as its "labels" when it is
+    self-conditioned (Liu et al., 2020, cluster D's features; here the pixels, once, before training).
+    """
+    from sklearn.cluster import KMeans
+
+    if not 2 <= clusters <= len(images):
+        raise ValueError(f"the number of clusters must be from 2 to the {len(images)} images, got {clusters}")
+    pixels = np.asarray(images, np.float32).reshape(len(images), -1)
+    return KMeans(clusters, n_init=4, random_state=seed).fit_predict(pixels).astype(np.int32)
+
+
+def cluster_shares(cluster_of_image, clusters):
+    """Each cluster's share of the images, the probabilities a self-conditioned generator draws clusters with."""
+    return np.bincount(cluster_of_image, minlength=clusters) / len(cluster_of_image)

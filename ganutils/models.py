@@ -27,6 +27,7 @@ import keras
 from keras import layers, ops
 
 FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")
+CLUSTERED_TWINS = {"gan": "cgan", "dcgan": "cdcgan"}  # the architecture an unconditional family trains with clusters
 LATENT_DIM = 100
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
@@ -119,6 +120,43 @@ class RandomShift(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "max_shift": self.max_shift}
+
+
+@keras.saving.register_keras_serializable(package="ganutils")
+class ClusterCode(layers.Layer):
+    """Picks a cluster for each noise vector from its first entry, each cluster as often as its share.
+
+    With it a generator trained on clusters as labels takes noise alone: z[0] ~ N(0, 1) is
+    turned into a uniform number by the normal CDF and then into a cluster by the cumulative
+    shares, kept as a weight (`shares`) so that a saved generator keeps them.
+    """
+
+    def __init__(self, num_clusters, **kwargs):
+        super().__init__(**kwargs)
+        self.num_clusters = num_clusters
+        self.shares = self.add_weight(
+            shape=(num_clusters,), initializer=keras.initializers.Constant(1 / num_clusters), trainable=False, name="shares"
+        )
+
+    def call(self, noise):
+        uniform = 0.5 * (1.0 + ops.erf(noise[:, 0] / math.sqrt(2.0)))
+        upper_bounds = ops.cumsum(self.shares)[:-1]  # the last cluster takes everything above the others
+        return ops.sum(ops.cast(uniform[:, None] >= upper_bounds[None, :], "int32"), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        return {**super().get_config(), "num_clusters": self.num_clusters}
+
+
+def with_cluster_code(conditional_generator, shares):
+    """An unconditional generator: noise -> `ClusterCode` -> the conditional generator, sharing its weights."""
+    noise = keras.Input(shape=conditional_generator.inputs[0].shape[1:], name="noise")
+    code = ClusterCode(len(shares), name="cluster_code")
+    cluster = code(noise)
+    code.shares.assign(ops.convert_to_tensor(shares, "float32"))
+    return keras.Model(noise, conditional_generator([noise, cluster]), name="clustered_generator")
 
 
 def _probability_head(features, label, num_classes, hidden_units=128):
@@ -253,10 +291,20 @@ _BUILDERS = {
 }
 
 
-def build_models(family, latent_dim=LATENT_DIM):
-    """Build the (generator, discriminator) pair of one family: gan, cgan, dcgan or cdcgan."""
+def build_models(family, latent_dim=LATENT_DIM, clusters=0):
+    """Build the (generator, discriminator) pair of one family: gan, cgan, dcgan or cdcgan.
+
+    With `clusters`, an unconditional family (gan, dcgan) is built as its conditional twin
+    (cgan, cdcgan) with one class per cluster: self-conditioning, trained on clusters of the
+    training images as labels and sampled through `with_cluster_code`.
+    """
     if family not in _BUILDERS:
         raise ValueError(f"unknown model {family!r}; choose one of {', '.join(FAMILIES)}")
+    if clusters:
+        if family not in CLUSTERED_TWINS:
+            raise ValueError(f"clusters are for the unconditional models ({', '.join(CLUSTERED_TWINS)}), not {family}")
+        build_generator, build_discriminator, _ = _BUILDERS[CLUSTERED_TWINS[family]]
+        return build_generator(latent_dim, num_classes=clusters), build_discriminator(num_classes=clusters)
     build_generator, build_discriminator, num_classes = _BUILDERS[family]
     return build_generator(latent_dim, num_classes=num_classes), build_discriminator(num_classes=num_classes)
 

@@ -8,9 +8,9 @@ import keras
 import matplotlib.pyplot as plt
 
 from ganutils.course import EpochSnapshots
-from ganutils.data import load_dataset
+from ganutils.data import cluster_images, cluster_shares, load_dataset
 from ganutils.files import atomic_output, write_json
-from ganutils.models import build_models
+from ganutils.models import build_models, with_cluster_code
 from ganutils.plotting import plot_history, save_evaluation_images, save_training_gif
 from ganutils.training import GANTrainer, TrainConfig, read_checkpoint_state, save_history, training_device
 
@@ -52,7 +52,8 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
     digits = load_dataset(config.data, data_dir=data_dir)
-    trainer = GANTrainer(*build_models(config.family, config.latent_dim), config)
+    trainer = GANTrainer(*build_models(config.family, config.latent_dim, config.clusters), config)
+    labels, generator = training_labels_and_generator(trainer, digits)
     if resume:
         trainer.restore_checkpoint(out_dir / CHECKPOINT)
         print(f"Resuming from step {trainer.step} of {out_dir / CHECKPOINT}")
@@ -62,11 +63,11 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
     started, first_step = time.time(), trainer.step
     trainer.fit(
         digits.images,
-        digits.labels,
+        labels,
         steps=steps,
         epochs=epochs,
         verbose=verbose,
-        on_epoch_end=_epoch_end_writer(out_dir, trainer.sampling_generator),
+        on_epoch_end=_epoch_end_writer(out_dir, generator),
     )
     seconds = time.time() - started
     summary = {
@@ -80,9 +81,26 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         "training_images": len(digits.images),
         "config": vars(config),
     }
-    write_outputs(trainer, out_dir, summary)
+    write_outputs(trainer, generator, out_dir, summary)
     print(f"Trained {summary['steps_this_session']} steps in {seconds:.0f} s; outputs in {out_dir}")
     return trainer
+
+
+def training_labels_and_generator(trainer, digits):
+    """The labels to train on and the generator to save and draw.
+
+    Usually the digits' labels and `trainer.sampling_generator`. A self-conditioned run
+    (`config.clusters`) trains on k-means clusters of the images instead of labels, and saves
+    its generator behind a `ClusterCode`, which picks each cluster from the noise as often as
+    it holds images, so that the saved generator takes noise alone.
+    """
+    clusters = trainer.config.clusters
+    if not clusters:
+        return digits.labels, trainer.sampling_generator
+    cluster_of_image = cluster_images(digits.images, clusters, trainer.config.seed)
+    shares = cluster_shares(cluster_of_image, clusters)
+    print(f"Self-conditioning on {clusters} k-means clusters of the images, from {shares.min():.1%} to {shares.max():.1%} of them each")
+    return cluster_of_image, with_cluster_code(trainer.sampling_generator, shares)
 
 
 def _earlier_seconds(out_dir):
@@ -112,16 +130,17 @@ def _epoch_end_writer(out_dir, generator):
     return on_epoch_end
 
 
-def write_outputs(trainer, out_dir, summary):
+def write_outputs(trainer, generator, out_dir, summary):
     """Models, history, loss plot, evaluation images and GIF, each written atomically.
 
-    The generator written and drawn is `trainer.sampling_generator`, the weight average.
+    The generator written and drawn is `generator`: the weight average of G, through its
+    `ClusterCode` in a self-conditioned run.
     """
-    for name, model in (("generator", trainer.sampling_generator), ("discriminator", trainer.discriminator)):
+    for name, model in (("generator", generator), ("discriminator", trainer.discriminator)):
         with atomic_output(out_dir / f"{name}.keras") as temporary:
             model.save(temporary)
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
-    save_evaluation_images(trainer.sampling_generator, out_dir / "evaluation_images")
+    save_evaluation_images(generator, out_dir / "evaluation_images")
     save_training_gif(sorted((out_dir / SNAPSHOTS).glob("epoch_*.png")), out_dir / "training.gif")
     write_json(out_dir / "run.json", summary)

@@ -21,7 +21,7 @@ from keras import ops
 
 from ganutils.data import epoch_batches
 from ganutils.files import atomic_output, write_json
-from ganutils.models import LATENT_DIM, is_conditional
+from ganutils.models import CLUSTERED_TWINS, LATENT_DIM, is_conditional
 
 # Adam step sizes, measured on the offline MNIST subset: 1e-3 took the cDCGAN to 95% conditional
 # accuracy in 700 steps where the DCGAN paper's 2e-4 needed 2,400; the MLP cGAN at 1e-3 never
@@ -45,6 +45,7 @@ class TrainConfig:
     seed: int = 0  # seeds weights, noise and data order
     mixed_precision: bool = False  # float16 maths, float32 weights: faster on GPUs with tensor cores only
     ema_decay: float = 0.999  # decay of the moving average of G's weights, the generator that is sampled; 0: off
+    clusters: int = 0  # gan and dcgan only: train on this many k-means clusters of the images as labels; 0: off
 
     def __post_init__(self):
         if self.learning_rate is None:
@@ -59,6 +60,8 @@ class TrainConfig:
             raise ValueError(f"the weight-average decay must be in [0, 1), got {self.ema_decay}")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if self.clusters and (self.clusters < 2 or self.family not in CLUSTERED_TWINS):
+            raise ValueError(f"clusters must be 0 or at least 2, and only for {' and '.join(CLUSTERED_TWINS)}")
 
 
 def training_device():

@@ -79,6 +79,22 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     assert_one_line_error(wrong_model, "belongs to a cgan run")
 
 
+def test_self_conditioned_run_saves_a_generator_that_takes_noise_alone(idx_dir, tmp_path):
+    out = tmp_path / "run"
+    result = ganutils("train", "dcgan", "--clusters", 4, "--steps", 4, "--batch-size", 16, "--data-dir", idx_dir,
+                      "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Self-conditioning on 4 k-means clusters" in result.stdout
+    assert json.loads((out / "run.json").read_text())["config"]["clusters"] == 4
+    generator = keras.models.load_model(out / "generator.keras")
+    assert len(generator.inputs) == 1 and generator.get_layer("cluster_code").num_clusters == 4
+    assert sorted(p.name for p in (out / "evaluation_images").iterdir()) == ["samples.png"]
+    sampled = ganutils("sample", out / "generator.keras", "--n", 8, "--out", tmp_path / "x.npz")
+    assert sampled.returncode == 0, sampled.stderr
+    with np.load(tmp_path / "x.npz") as arrays:
+        assert arrays["images"].shape == (8, 28, 28) and "labels" not in arrays
+
+
 def test_mixed_precision_run_trains_and_samples(idx_dir, tmp_path):
     out = tmp_path / "run"
     result = ganutils("train", "cdcgan", "--steps", 2, "--batch-size", 8, "--mixed-precision",
@@ -121,6 +137,8 @@ def test_sample_png_grid_and_unconditional_npz(generators, tmp_path):
         (["train", "gan", "--ema-decay", "1"], ["--ema-decay must be in [0, 1), got 1.0"]),
         (["train", "gan", "--learning-rate", "fast"], ["invalid float value: 'fast'"]),
         (["train", "gan", "--data-dir", "nowhere"], ["nowhere is not a directory"]),
+        (["train", "cdcgan", "--clusters", "10"], ["--clusters is for the unconditional models", "cdcgan has labels"]),
+        (["train", "dcgan", "--clusters", "1"], ["--clusters must be from 2 to 1000, got 1"]),
         (["sample", "G.keras", "--n", "4", "--label", "12", "--out", "x.npz"], ["digit from 0 to 9, got '12'"]),
         (["sample", "G.keras", "--n", "-3", "--out", "x.npz"], ["positive whole number, got -3"]),
         (["sample", "G.keras", "--n", "0", "--out", "x.npz"], ["positive whole number, got 0"]),

@@ -7,7 +7,7 @@ import pytest
 from mnist_files import fake_digits, write_idx
 
 from ganutils import data
-from ganutils.data import DataError, load_dataset, load_mnist, epoch_batches
+from ganutils.data import DataError, cluster_images, cluster_shares, epoch_batches, load_dataset, load_mnist
 
 
 @pytest.fixture
@@ -139,3 +139,13 @@ def test_epoch_batches_order_depends_only_on_seed_and_epoch():
 def test_epoch_batches_rejects_batch_larger_than_data():
     with pytest.raises(ValueError, match="larger than"):
         next(epoch_batches(np.zeros((4, 1), np.float32), np.zeros(4, np.int32), 8))
+
+
+def test_cluster_images_finds_groups_without_labels():
+    rng = np.random.default_rng(0)
+    dark, light = rng.normal(-0.8, 0.05, (30, 28, 28, 1)), rng.normal(0.8, 0.05, (20, 28, 28, 1))
+    clusters = cluster_images(np.concatenate([dark, light]), 2, seed=0)
+    assert len(set(clusters[:30])) == 1 and len(set(clusters[30:])) == 1 and clusters[0] != clusters[30]
+    np.testing.assert_allclose(sorted(cluster_shares(clusters, 2)), [0.4, 0.6])
+    with pytest.raises(ValueError, match="from 2 to the 50 images"):
+        cluster_images(dark.repeat(2, axis=0)[:50], 1)

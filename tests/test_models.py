@@ -6,6 +6,7 @@ import pytest
 
 from ganutils import cli
 from ganutils.models import (
+    CLUSTERED_TWINS,
     DCGAN_HIDDEN_UNITS,
     DCGAN_MAX_SHIFT,
     FAMILIES,
@@ -13,6 +14,7 @@ from ganutils.models import (
     build_combined,
     build_models,
     is_conditional,
+    with_cluster_code,
 )
 
 BATCH = 5
@@ -111,3 +113,32 @@ def test_a_saved_dcgan_discriminator_loads_with_its_shift(tmp_path):
     discriminator.save(tmp_path / "d.keras")
     loaded = keras.models.load_model(tmp_path / "d.keras")
     assert _max_shifts(loaded) == [DCGAN_MAX_SHIFT]
+
+
+def test_cluster_code_draws_each_cluster_as_often_as_its_share():
+    shares = np.array([0.5, 0.1, 0.3, 0.1])
+    generator, _ = build_models("gan", latent_dim=8, clusters=4)
+    code = with_cluster_code(generator, shares).get_layer("cluster_code")
+    noise = np.random.default_rng(0).standard_normal((200_000, 8)).astype(np.float32)
+    clusters = np.asarray(code(noise))
+    assert np.abs(np.bincount(clusters, minlength=4) / len(noise) - shares).max() < 0.005
+    assert np.array_equal(np.asarray(code(noise[:100])), clusters[:100])  # the noise alone decides
+
+
+@pytest.mark.parametrize("family", sorted(CLUSTERED_TWINS))
+def test_a_self_conditioned_generator_takes_noise_and_draws_its_clusters_pictures(family, tmp_path):
+    generator, discriminator = build_models(family, clusters=3)
+    assert is_conditional(generator) and is_conditional(discriminator)  # trained like its conditional twin
+    sampler = with_cluster_code(generator, [0.0, 1.0, 0.0])  # always cluster 1
+    noise = np.random.default_rng(1).standard_normal((BATCH, 100)).astype(np.float32)
+    expected = generator.predict([noise, np.ones(BATCH, np.int32)], verbose=0)
+    assert not is_conditional(sampler)
+    np.testing.assert_allclose(sampler.predict(noise, verbose=0), expected, atol=1e-6)
+    sampler.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(loaded.predict(noise, verbose=0), expected, atol=1e-6)
+
+
+def test_clusters_are_only_for_the_unconditional_families():
+    with pytest.raises(ValueError, match="clusters are for the unconditional models"):
+        build_models("cdcgan", clusters=5)
