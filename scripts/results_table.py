@@ -22,7 +22,9 @@ def main():
         figures = json.loads((FOLDER / f"{model}.metrics.json").read_text())
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
         decay = run["config"].get("ema_decay", 0)  # runs from before weight averaging have none
-        print(f"| `{model}` | {run['steps']:,} | {run['config']['learning_rate']:g} | {f'{decay:g}' if decay else 'none'} "
+        clusters = run["config"].get("clusters", 0)
+        name = f"`{model}`, self-conditioned on {clusters} clusters" if clusters else f"`{model}`"
+        print(f"| {name} | {run['steps']:,} | {run['config']['learning_rate']:g} | {f'{decay:g}' if decay else 'none'} "
               f"| {run['seconds'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
               f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} | {cell(figures, 'cross_entropy', '{:.3f}')} |")

@@ -8,16 +8,21 @@ mkdir -p runs/shipped trained_models
 models=${*:-gan cgan dcgan cdcgan}
 for model in $models; do
     case $model in
-        gan) steps=${GAN_STEPS:-40000} ;;
+        gan) steps=${GAN_STEPS:-20000} ;;
         cgan) steps=${CGAN_STEPS:-20000} ;;
-        dcgan) steps=${DCGAN_STEPS:-20000} ;;
+        dcgan) steps=${DCGAN_STEPS:-10000} ;;
         cdcgan) steps=${CDCGAN_STEPS:-6000} ;;
     esac
     # The shipped cDCGAN uses the DCGAN paper's 2e-4: slower than the default 1e-3, but after
     # 6,000 steps its digits vary more in style (see the README's results). It keeps the recipe
     # it was first shipped with, before the course averaged G's weights: --ema-decay 0.
-    options=""
-    if [ "$model" = cdcgan ]; then options="--learning-rate 2e-4 --ema-decay 0"; fi
+    # The unconditional models are self-conditioned on k-means clusters of the images (no labels).
+    case $model in
+        gan) options="--clusters 30" ;;
+        dcgan) options="--clusters 50" ;;
+        cdcgan) options="--learning-rate 2e-4 --ema-decay 0" ;;
+        *) options="" ;;
+    esac
     echo "training $model for $steps steps $options"
     $PYTHON -m ganutils train "$model" --steps "$steps" $options --seed 0 --quiet --out "runs/shipped/$model" > "runs/shipped/$model.log"
     cp "runs/shipped/$model/generator.keras" "trained_models/$model.keras"
