@@ -18,6 +18,9 @@ in the generator, tanh output, strided convolutions instead of pooling. Five cho
   4 minutes on a 2-core CPU) from 6.9 to 8.0, for 1% more parameters;
 - the unconditional DCGAN discriminator shifts its inputs by up to 2 pixels in training
   (`RandomShift`), so that it cannot memorise the 5,000-digit offline training set.
+Optionally (`build_models(..., clusters=K)`), an unconditional model is self-conditioned: built
+as its conditional twin with one class per k-means cluster of the training images, and sampled
+through `ClusterCode`, which draws the cluster from the noise (Liu et al., 2020).
 """
 
 import math
