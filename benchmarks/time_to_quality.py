@@ -55,7 +55,7 @@ def time_to_quality(model, budget, check_every, n, real, seed, save_dir=None):
     reached, seconds = {}, time.perf_counter() - started
     while seconds < budget and len(reached) < len(levels):
         started = time.perf_counter()
-        trainer.fit(real.images, labels if trainer.conditional else None, steps=trainer.step + check_every, verbose=0)
+        trainer.fit(real.images, labels, steps=trainer.step + check_every, verbose=0)
         seconds += time.perf_counter() - started
         value, real_value = measure(generator, metric, n, real)
         print(f"{model}: step {trainer.step:>5}, {seconds:6.1f} s of training: {metric} {value:.3f} (real digits {real_value:.3f})", flush=True)

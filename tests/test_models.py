@@ -64,6 +64,7 @@ def test_unknown_family_is_rejected():
 
 def test_command_line_knows_the_same_families():
     assert cli.FAMILIES == FAMILIES
+    assert set(cli.UNCONDITIONAL) == set(CLUSTERED_TWINS)  # the families --clusters accepts
 
 
 def test_only_the_unconditional_dcgan_generator_has_the_mapping_layer():
