@@ -82,13 +82,41 @@ def _accuracy(probabilities, real):
     return ops.mean(ops.cast(says_real if real else ops.logical_not(says_real), "float32"))
 
 
+class FusedAdam(keras.optimizers.Adam):
+    """Keras' Adam, each weight's update made by TensorFlow's one-kernel `ResourceApplyAdam`.
+
+    Keras runs Adam as about ten element-wise operations per weight tensor, each a pass over
+    memory; the kernel makes one pass, with the same formula (Kingma & Ba, 2015, section 2).
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
+        index = self._get_variable_index(variable)
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle,  # Keras passes the tf.Variable inside its own Variable here
+            m=self._momentums[index].value.handle,
+            v=self._velocities[index].value.handle,
+            beta1_power=ops.power(beta_1, step),
+            beta2_power=ops.power(beta_2, step),
+            lr=ops.cast(learning_rate, dtype),
+            beta1=beta_1,
+            beta2=beta_2,
+            epsilon=ops.cast(self.epsilon, dtype),
+            grad=ops.cast(gradient, dtype),
+        )
+
+
 class GANStep(keras.Model):
     """One step of both players as a Keras model, so that one `train_on_batch` call trains D and G.
 
-    One forward pass (G draws fakes, D judges real images and fakes) gives both losses. D's
-    gradient is taken of D's loss with respect to D's weights only, and G's of G's loss with
-    respect to G's weights only, so nothing has to be frozen; TensorFlow's DCGAN tutorial
-    computes its step the same way. Then the weight average of G moves towards G.
+    One forward pass (G draws fakes, D judges real images and fakes) gives both losses, and
+    one pass back through D gives both players' gradients: D's with respect to its weights,
+    and, with respect to each fake, the gradient that G's own loss continues back through G
+    (see `generator_weighting`). Each player is updated on its own loss only, so nothing has
+    to be frozen; TensorFlow's DCGAN tutorial updates the players the same way, with a second
+    pass back through D. Then the weight average of G moves towards G.
 
     `train_on_batch((real_images, labels, noise, decay))` returns this batch's losses and D's
     accuracies, under the names of `HISTORY_KEYS`.
@@ -108,7 +136,7 @@ class GANStep(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
 
     def _adam(self):
-        adam = keras.optimizers.Adam(self.config.learning_rate, beta_1=self.config.beta_1)
+        adam = FusedAdam(self.config.learning_rate, beta_1=self.config.beta_1)
         return keras.optimizers.LossScaleOptimizer(adam) if self.config.mixed_precision else adam
 
     def reset_metrics(self):
@@ -119,23 +147,34 @@ class GANStep(keras.Model):
 
     def train_step(self, data):
         (real_images, labels, noise, decay), _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+        d_gradients, g_gradients, logs = self.gradients(real_images, labels, noise)
+        d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(d_gradients, d_weights))
+        self.g_optimizer.apply_gradients(zip(g_gradients, g_weights))
+        if self.average is not None:
+            for mean, value in zip(self.average.weights, self.generator.weights):
+                mean.assign(decay * mean + (1.0 - decay) * ops.cast(value, mean.dtype))
+        return logs
+
+    def gradients(self, real_images, labels, noise):
+        """Both players' gradients, each of its own loss with respect to its own weights, and the step's losses."""
+        with tf.GradientTape() as g_tape:
             fake_images = self.generator(self._inputs(noise, labels), training=True)
+        with tf.GradientTape() as d_tape:
+            d_tape.watch(fake_images)
             real_scores = self.discriminator(self._inputs(real_images, labels), training=True)
             fake_scores = self.discriminator(self._inputs(fake_images, labels), training=True)
             d_loss_real = _cross_entropy(1.0 - self.config.label_smoothing, real_scores)
             d_loss_fake = _cross_entropy(0.0, fake_scores)
             d_loss = (d_loss_real + d_loss_fake) / 2  # the mean over D's batch of real and fake images
-            g_loss = _cross_entropy(1.0, fake_scores)  # non-saturating: G wants its fakes called real
             # Scaled up under mixed precision (and the gradients down), so that float16 gradients do not underflow.
-            d_scaled_loss, g_scaled_loss = self.d_optimizer.scale_loss(d_loss), self.g_optimizer.scale_loss(g_loss)
+            d_scaled_loss = self.d_optimizer.scale_loss(d_loss)
+        g_loss = _cross_entropy(1.0, fake_scores)  # non-saturating: G wants its fakes called real
         d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled_loss, d_weights), d_weights))
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled_loss, g_weights), g_weights))
-        if self.average is not None:
-            for mean, value in zip(self.average.weights, self.generator.weights):
-                mean.assign(decay * mean + (1.0 - decay) * ops.cast(value, mean.dtype))
-        return {
+        *d_gradients, d_loss_by_fake = d_tape.gradient(d_scaled_loss, d_weights + [fake_images])
+        g_loss_by_fake = self._rescaled(d_loss_by_fake, self.generator_weighting(fake_scores))
+        g_gradients = g_tape.gradient(fake_images, g_weights, output_gradients=g_loss_by_fake)
+        logs = {
             "d_loss": d_loss,
             "d_loss_real": d_loss_real,
             "d_loss_fake": d_loss_fake,
@@ -143,6 +182,28 @@ class GANStep(keras.Model):
             "d_acc_real": _accuracy(real_scores, real=True),
             "d_acc_fake": _accuracy(fake_scores, real=False),
         }
+        return d_gradients, g_gradients, logs
+
+    def generator_weighting(self, fake_scores):
+        """Per fake, the gradient of G's loss over that of D's loss: -2 (1 - D(G(z))) / D(G(z)).
+
+        Both losses depend on a fake only through D's logit s for it: D's fake term,
+        -log(1 - D)/2 per fake, changes with s at the rate D/2, and G's non-saturating loss,
+        -log D, at -(1 - D). So at every pixel of the fake, G's gradient is D's times the ratio
+        (D judges each image by itself: no batch statistics). The weight is large where D rejects
+        a fake with confidence, which is why this loss does not saturate; -2 would give the
+        minimax loss log(1 - D).
+        """
+        scores = ops.cast(fake_scores, "float32")
+        return -2.0 * (1.0 - scores) / ops.maximum(scores, 1e-30)  # D(G(z)) is 0 only where D's gradient is 0 too
+
+    def _rescaled(self, d_loss_by_fake, weighting):
+        """D's gradient at the fakes times each fake's weighting, under G's loss scale instead of D's."""
+        one_per_fake = ops.reshape(weighting, (-1,) + (1,) * (len(d_loss_by_fake.shape) - 1))
+        gradient = ops.cast(d_loss_by_fake, "float32") * one_per_fake
+        if self.config.mixed_precision:
+            gradient *= self.g_optimizer.scale_loss(1.0) / self.d_optimizer.scale_loss(1.0)
+        return ops.cast(gradient, d_loss_by_fake.dtype)
 
 
 class GANTrainer:

@@ -15,7 +15,7 @@ from ganutils.models import (
     build_mlp_generator,
     build_models,
 )
-from ganutils.training import GANTrainer, TrainConfig, epoch_history, save_history
+from ganutils.training import FusedAdam, GANTrainer, TrainConfig, epoch_history, save_history
 
 BATCH = 8
 
@@ -92,22 +92,66 @@ def _assert_adam_first_step(learning_rate, before, variables, gradients):
         np.testing.assert_allclose(np.array(new) - old, expected, rtol=0.01, atol=0.01 * learning_rate)
 
 
+def _gradients_of_own_losses(trainer, real, labels):
+    """Each player's gradient of its own loss, the textbook way: two passes back through D, as TF's tutorial does."""
+    with tf.GradientTape(persistent=True) as tape:
+        real_scores, fake_scores = _forward(trainer, real, labels)
+        d_loss = (_cross_entropy(0.9, real_scores) + _cross_entropy(0.0, fake_scores)) / 2
+        g_loss = _cross_entropy(1.0, fake_scores)  # non-saturating, through D as it was before its update
+    return tape.gradient(d_loss, trainer.discriminator.trainable_variables), tape.gradient(
+        g_loss, trainer.generator.trainable_variables
+    )
+
+
+@pytest.mark.parametrize("family", ["gan", "cgan", "dcgan", "cdcgan"])
+def test_one_pass_back_through_d_gives_both_players_the_gradients_of_their_own_losses(family):
+    trainer, twin = _twin_trainers(family)
+    real, labels = _real_batch()
+    labels = labels if trainer.conditional else np.zeros(BATCH, np.int32)
+    expected_d, expected_g = _gradients_of_own_losses(twin, real, _labels(twin, labels))
+    noise = tf.constant(trainer.noise_for_step(BATCH))
+    d_gradients, g_gradients, _ = trainer.gan_step.gradients(tf.constant(real), tf.constant(labels), noise)
+    for gradient, expected in zip(d_gradients + g_gradients, expected_d + expected_g):
+        gradient, expected = tf.convert_to_tensor(gradient).numpy(), tf.convert_to_tensor(expected).numpy()
+        np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+
+
+def test_generator_weighting_turns_d_gradient_into_the_non_saturating_one():
+    step = _twin_trainers("gan")[0].gan_step
+    scores = np.array([[1e-6], [0.1], [0.5], [0.9], [1 - 1e-6]], np.float32)
+    d_loss_slope = scores / 2  # d/ds of -log(1 - D)/2, with D = sigmoid(s)
+    g_loss_slope = -(1 - scores)  # d/ds of -log D
+    np.testing.assert_allclose(step.generator_weighting(tf.constant(scores)) * d_loss_slope, g_loss_slope, rtol=1e-5)
+
+
 @pytest.mark.parametrize("family", ["gan", "dcgan", "cdcgan"])
 def test_each_player_steps_down_the_gradient_of_its_own_loss(family):
     trainer, twin = _twin_trainers(family)
     real, labels = _real_batch()
     labels = _labels(trainer, labels)
-    with tf.GradientTape(persistent=True) as tape:
-        real_scores, fake_scores = _forward(twin, real, labels)
-        d_loss = (_cross_entropy(0.9, real_scores) + _cross_entropy(0.0, fake_scores)) / 2
-        g_loss = _cross_entropy(1.0, fake_scores)  # non-saturating, through D as it was before its update
-    d_gradients = tape.gradient(d_loss, twin.discriminator.trainable_variables)
-    g_gradients = tape.gradient(g_loss, twin.generator.trainable_variables)
+    d_gradients, g_gradients = _gradients_of_own_losses(twin, real, labels)
     d_before, g_before = _values(trainer.discriminator.trainable_variables), _values(trainer.generator.trainable_variables)
     trainer.train_step(real, labels)
     rate = trainer.config.learning_rate
     _assert_adam_first_step(rate, d_before, trainer.discriminator.trainable_variables, d_gradients)
     _assert_adam_first_step(rate, g_before, trainer.generator.trainable_variables, g_gradients)
+
+
+def test_fused_adam_updates_as_keras_adam_does():
+    shapes = [(3, 4), (5,)]
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    runs = []
+    for optimizer in (keras.optimizers.Adam(1e-3, beta_1=0.5), FusedAdam(1e-3, beta_1=0.5)):
+        variables = [keras.Variable(value) for value in start]
+        gradient_rng = np.random.default_rng(1)
+        for _ in range(20):
+            scale = 10.0 ** gradient_rng.integers(-6, 1)  # tiny gradients too, where epsilon matters
+            optimizer.apply_gradients([(gradient_rng.standard_normal(v.shape).astype(np.float32) * scale, v) for v in variables])
+        runs.append(_values(variables))
+    for keras_result, fused_result, initial in zip(*runs, start):
+        assert not np.allclose(keras_result, initial)
+        np.testing.assert_allclose(fused_result, keras_result, rtol=1e-5, atol=1e-7)
 
 
 def test_the_keras_2_idiom_trains_nothing_in_keras_3():
