@@ -222,12 +222,14 @@ class GANTrainer:
         config: a `TrainConfig`; its family sets only the default learning rate, its data field nothing.
     """
 
+    step_class = GANStep  # the model whose `train_step` is one round of the game; a subclass may change it
+
     def __init__(self, generator, discriminator, config=None):
         self.config = config or TrainConfig()
         self.generator, self.discriminator = generator, discriminator
         self.conditional = is_conditional(generator)
         self.ema_generator = _copy_model(generator) if self.config.ema_decay else None
-        self.gan_step = GANStep(generator, discriminator, self.ema_generator, self.config)
+        self.gan_step = self.step_class(generator, discriminator, self.ema_generator, self.config)
         self.gan_step.compile()
         self.step = 0
         self.total_steps = None

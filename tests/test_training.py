@@ -15,7 +15,7 @@ from ganutils.models import (
     build_mlp_generator,
     build_models,
 )
-from ganutils.training import FusedAdam, GANTrainer, TrainConfig, epoch_history, save_history
+from ganutils.training import FusedAdam, GANStep, GANTrainer, TrainConfig, epoch_history, save_history
 
 BATCH = 8
 
@@ -48,8 +48,8 @@ def _labels(trainer, labels):
     return labels if trainer.conditional else None
 
 
-def _twin_trainers(family):
-    """Two trainers with the same weights and random states: one to step, one to compute the step's maths."""
+def _twin_trainers(family, step_class=GANStep):
+    """Two trainers with the same weights and random states: one to step (with `step_class`), one to compute the step's maths."""
     twins = []
     for _ in range(2):
         keras.utils.set_random_seed(0)
@@ -57,7 +57,8 @@ def _twin_trainers(family):
             models = build_mlp_generator(hidden_units=(16,)), build_mlp_discriminator(hidden_units=(16,))  # D has dropout
         else:
             models = build_models(family)  # the DCGAN's D shifts its inputs at random
-        twins.append(GANTrainer(*models, TrainConfig(family=family, batch_size=BATCH)))
+        trainer_class = type("StepTrainer", (GANTrainer,), {"step_class": step_class})
+        twins.append(trainer_class(*models, TrainConfig(family=family, batch_size=BATCH)))
     return twins
 
 
@@ -114,6 +115,24 @@ def test_one_pass_back_through_d_gives_both_players_the_gradients_of_their_own_l
     for gradient, expected in zip(d_gradients + g_gradients, expected_d + expected_g):
         gradient, expected = tf.convert_to_tensor(gradient).numpy(), tf.convert_to_tensor(expected).numpy()
         np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+
+
+class _MinimaxStep(GANStep):
+    def generator_weighting(self, fake_scores):
+        return -2.0 * keras.ops.ones_like(fake_scores)
+
+
+def test_a_step_class_with_a_constant_weighting_trains_g_on_the_minimax_loss():
+    trainer, twin = _twin_trainers("gan", step_class=_MinimaxStep)
+    real, labels = _real_batch()
+    with tf.GradientTape() as tape:
+        _, fake_scores = _forward(twin, real, None)
+        minimax_loss = -_cross_entropy(0.0, fake_scores)  # the mean of log(1 - D(G(z)))
+    expected = tape.gradient(minimax_loss, twin.generator.trainable_variables)
+    noise = tf.constant(trainer.noise_for_step(BATCH))
+    _, g_gradients, _ = trainer.gan_step.gradients(tf.constant(real), tf.zeros(BATCH, tf.int32), noise)
+    for gradient, want in zip(g_gradients, expected):
+        np.testing.assert_allclose(gradient.numpy(), want.numpy(), rtol=1e-4, atol=1e-6 * np.abs(want.numpy()).max())
 
 
 def test_generator_weighting_turns_d_gradient_into_the_non_saturating_one():
