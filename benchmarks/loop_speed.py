@@ -1,15 +1,16 @@
 """Time three ways of training the course's DCGAN, side by side in one run.
 
 (a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `GANStep` a step,
-    with its update of the average of G's weights), and the same loop with the average off
-    (`ema_decay=0`), which shows what the average costs;
+    both gradients from one pass back through D, `FusedAdam`, and the update of the average
+    of G's weights), and the same loop with the average off (`ema_decay=0`), which shows what
+    the average costs;
 (b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
     writes it (https://www.tensorflow.org/tutorials/generative/dcgan);
 (c) the Keras 2 style loop: `predict_on_batch` for the fakes, D trained on real and on fake
     batches separately, NumPy arrays in between.
 
 All three train the same architecture from the same initial weights, with the same batch
-size, optimizer (Adam at the DCGAN default of 1e-3, beta_1 0.5), loss and in-memory data; (a)
+size, optimizer settings (Adam at the DCGAN default of 1e-3, beta_1 0.5), loss and in-memory data; (a)
 and (b) train on the same batches, from `ganutils.data.epoch_batches`.
 Each repetition times every loop for the same number of steps, in turn (in reverse order every
 other repetition), after a warm-up. Each loop's figure is its median; the speed ratio is the
