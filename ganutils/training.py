@@ -4,8 +4,8 @@ The Keras 2 recipe trained D and then G through a frozen D, as two models: compi
 `D.trainable = False`, compile G+D. Keras 3 reads `trainable` when a model's train step is
 first traced, not when it is compiled, so that recipe makes `D.train_on_batch` train nothing,
 with only a warning. Here one model, `GANStep`, takes each player's gradient of its own loss
-from one forward pass, as TensorFlow's DCGAN tutorial does; nothing is frozen, and the tests
-check which weights each step changes, and in which direction.
+from one forward pass, as TensorFlow's DCGAN tutorial does, and one pass back through D;
+nothing is frozen, and the tests check which weights each step changes, and in which direction.
 """
 
 import csv
