@@ -329,3 +329,26 @@ def test_a_checkpoint_without_a_weight_average_starts_it_from_g(tmp_path):
     resumed.restore_checkpoint(tmp_path / "old.npz")
     for expected, actual in zip(without.generator.weights, resumed.ema_generator.weights):
         np.testing.assert_array_equal(np.array(actual), np.array(expected))
+
+
+def test_mixed_precision_gives_g_its_own_loss_scale():
+    """Under float16, G's gradient leaves D's backward pass scaled by D's loss scale and must carry G's instead."""
+    real, labels = _real_batch()
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        trainer = GANTrainer(*build_models("cdcgan"), TrainConfig(family="cdcgan", batch_size=BATCH, mixed_precision=True))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    inputs = tf.constant(real), tf.constant(labels), tf.constant(trainer.noise_for_step(BATCH))
+
+    def unscaled_g_gradients(d_scale, g_scale):
+        trainer.gan_step.d_optimizer.dynamic_scale.assign(d_scale)
+        trainer.gan_step.g_optimizer.dynamic_scale.assign(g_scale)
+        return [tf.cast(g, tf.float32).numpy() / g_scale for g in trainer.gan_step.gradients(*inputs)[1]]
+
+    expected = unscaled_g_gradients(2.0**10, 2.0**6)
+    for d_scale, g_scale in ((2.0**4, 2.0**6), (2.0**10, 2.0**9)):
+        for gradient, want in zip(unscaled_g_gradients(d_scale, g_scale), expected):
+            assert np.abs(want).max() > 0
+            np.testing.assert_allclose(gradient, want, rtol=0.01, atol=0.01 * np.abs(want).max())
