@@ -104,17 +104,28 @@ def _gradients_of_own_losses(trainer, real, labels):
     )
 
 
+def _step_gradients(trainer, real, labels):
+    """D's and G's gradients from `GANStep.gradients` for this batch and the trainer's next noise."""
+    labels = np.zeros(BATCH, np.int32) if labels is None else labels  # the step always takes a label tensor
+    noise = tf.constant(trainer.noise_for_step(BATCH))
+    d_gradients, g_gradients, _ = trainer.gan_step.gradients(tf.constant(real), tf.constant(labels), noise)
+    return d_gradients, g_gradients
+
+
+def _assert_same_gradients(gradients, expected):
+    for gradient, want in zip(gradients, expected):
+        gradient, want = tf.convert_to_tensor(gradient).numpy(), tf.convert_to_tensor(want).numpy()
+        np.testing.assert_allclose(gradient, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("family", ["gan", "cgan", "dcgan", "cdcgan"])
 def test_one_pass_back_through_d_gives_both_players_the_gradients_of_their_own_losses(family):
     trainer, twin = _twin_trainers(family)
     real, labels = _real_batch()
-    labels = labels if trainer.conditional else np.zeros(BATCH, np.int32)
-    expected_d, expected_g = _gradients_of_own_losses(twin, real, _labels(twin, labels))
-    noise = tf.constant(trainer.noise_for_step(BATCH))
-    d_gradients, g_gradients, _ = trainer.gan_step.gradients(tf.constant(real), tf.constant(labels), noise)
-    for gradient, expected in zip(d_gradients + g_gradients, expected_d + expected_g):
-        gradient, expected = tf.convert_to_tensor(gradient).numpy(), tf.convert_to_tensor(expected).numpy()
-        np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+    labels = _labels(trainer, labels)
+    expected_d, expected_g = _gradients_of_own_losses(twin, real, labels)
+    d_gradients, g_gradients = _step_gradients(trainer, real, labels)
+    _assert_same_gradients(d_gradients + g_gradients, expected_d + expected_g)
 
 
 class _MinimaxStep(GANStep):
@@ -129,10 +140,7 @@ def test_a_step_class_with_a_constant_weighting_trains_g_on_the_minimax_loss():
         _, fake_scores = _forward(twin, real, None)
         minimax_loss = -_cross_entropy(0.0, fake_scores)  # the mean of log(1 - D(G(z)))
     expected = tape.gradient(minimax_loss, twin.generator.trainable_variables)
-    noise = tf.constant(trainer.noise_for_step(BATCH))
-    _, g_gradients, _ = trainer.gan_step.gradients(tf.constant(real), tf.zeros(BATCH, tf.int32), noise)
-    for gradient, want in zip(g_gradients, expected):
-        np.testing.assert_allclose(gradient.numpy(), want.numpy(), rtol=1e-4, atol=1e-6 * np.abs(want.numpy()).max())
+    _assert_same_gradients(_step_gradients(trainer, real, None)[1], expected)
 
 
 def test_generator_weighting_turns_d_gradient_into_the_non_saturating_one():
