@@ -1,7 +1,8 @@
 """Command line: `python -m ganutils train|sample|evaluate ...`.
 
-Arguments are checked before TensorFlow is imported, so bad input fails in a moment with one
-line on stderr and exit status 2; a failure while working exits with status 1, also in one line.
+Arguments are checked before Keras and its backend are imported, so bad input fails in a moment
+with one line on stderr and exit status 2; a failure while working exits with status 1, also in
+one line. `train`'s options are `ganutils.config.TrainConfig`'s fields, with its defaults and checks.
 """
 
 import argparse
@@ -9,10 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")  # as in ganutils.models, without importing Keras
-UNCONDITIONAL = ("gan", "dcgan")
-DEFAULT_STEPS = 3000
+from ganutils.config import DATASETS, DEFAULT_STEPS, FAMILIES, GENERATOR_LOSSES, ConfigError, TrainConfig, settings
+
 SAMPLE_FORMATS = (".npz", ".png")
+CHOICES = {"family": FAMILIES, "data": DATASETS, "generator_loss": GENERATOR_LOSSES}
 
 
 class CommandLineError(Exception):
@@ -42,31 +43,49 @@ def _digit(text):
     return int(text)
 
 
+def _flag(setting_name):
+    return "--" + setting_name.replace("_", "-")
+
+
+def _add_config_options(parser):
+    """One option per `TrainConfig` setting (the family is the `model` argument), with its default and help."""
+    for setting in settings():
+        if setting.name == "family":
+            continue
+        help = setting.metadata["help"]
+        if setting.default is False:
+            parser.add_argument(_flag(setting.name), action="store_true", help=help)
+            continue
+        if setting.default is not None:
+            help += f" (default {setting.default})"
+        value_type = float if setting.default is None else type(setting.default)
+        parser.add_argument(_flag(setting.name), type=value_type, default=setting.default,
+                            choices=CHOICES.get(setting.name), help=help)
+
+
+def _train_config(args):
+    """The run's `TrainConfig` from the parsed options; a setting out of range is the user's error."""
+    values = {setting.name: getattr(args, setting.name) for setting in settings() if setting.name != "family"}
+    try:
+        return TrainConfig(family=args.model, **values)
+    except ConfigError as error:
+        raise CommandLineError(f"{_flag(error.setting)} {error.message}") from None
+
+
 def build_parser():
     """The `ganutils` argument parser with its `train` and `sample` commands."""
     parser = _Parser(prog="ganutils", description="Train GANs on MNIST and sample from them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a GAN and write its models and pictures")
-    train.add_argument("model", choices=FAMILIES, help="which GAN to train")
+    train.add_argument("model", choices=CHOICES["family"], help="which GAN to train")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int, help=f"training steps in all (default {DEFAULT_STEPS})")
     length.add_argument("--epochs", type=_positive_int, help="passes over the training set in all")
-    train.add_argument("--batch-size", type=_positive_int, default=64, help="real images per step (default 64)")
-    train.add_argument("--latent-dim", type=_positive_int, default=100, help="size of the noise vector (default 100)")
-    train.add_argument("--learning-rate", type=float, help="Adam step size (default 0.001 for dcgan and cdcgan, 0.0002 for gan and cgan)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    train.add_argument("--label-smoothing", type=float, default=0.1, help="D's real target is 1 - this (default 0.1)")
-    train.add_argument("--ema-decay", type=float, default=0.999,
-                       help="the saved generator is a moving average of G's weights with this decay; 0: G itself (default 0.999)")
-    train.add_argument("--clusters", type=int, default=0,
-                       help="gan and dcgan: train on this many k-means clusters of the images as labels, "
-                            "and draw the clusters from the noise (self-conditioning; default 0: off)")
-    train.add_argument("--data", choices=("mnist", "fashion_mnist"), default="mnist", help="training set")
+    _add_config_options(train)
     train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    train.add_argument("--mixed-precision", action="store_true", help="float16 maths (for GPUs; slow on a CPU)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
@@ -109,14 +128,14 @@ def _check_output_dir(path):
         raise CommandLineError(f"--out {path} exists and is not a directory")
 
 
-def _import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr."""
+def _import_backend_quietly():
+    """Import Keras and its backend with the backend's C++ start-up lines (oneDNN, CUDA probing) kept off stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     saved_stderr = os.dup(2)
     with open(os.devnull, "w") as devnull:
         os.dup2(devnull.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import keras  # noqa: F401  (imports the backend that KERAS_BACKEND names)
         finally:
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
@@ -126,32 +145,10 @@ def _train(args):
     out_dir = Path(args.out or Path("runs") / args.model)
     _check_output_dir(out_dir)
     _check_data_dir(args.data_dir)
-    if args.learning_rate is not None and not 0 < args.learning_rate < 1:
-        raise CommandLineError(f"--learning-rate must be between 0 and 1, got {args.learning_rate}")
-    if not 0 <= args.ema_decay < 1:
-        raise CommandLineError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
-    if not 0 <= args.label_smoothing < 0.5:
-        raise CommandLineError(f"--label-smoothing must be in [0, 0.5), got {args.label_smoothing}")
-    if args.clusters and args.model not in UNCONDITIONAL:
-        raise CommandLineError(f"--clusters is for the unconditional models ({' and '.join(UNCONDITIONAL)}); {args.model} has labels")
-    if args.clusters and not 2 <= args.clusters <= 1000:
-        raise CommandLineError(f"--clusters must be from 2 to 1000, got {args.clusters}")
-    _import_tensorflow_quietly()
+    config = _train_config(args)
+    _import_backend_quietly()
     from ganutils.run import train_run
-    from ganutils.training import TrainConfig
 
-    config = TrainConfig(
-        family=args.model,
-        data=args.data,
-        batch_size=args.batch_size,
-        latent_dim=args.latent_dim,
-        learning_rate=args.learning_rate,
-        label_smoothing=args.label_smoothing,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        ema_decay=args.ema_decay,
-        clusters=args.clusters,
-    )
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
     train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,
               data_dir=args.data_dir, verbose=0 if args.quiet else 1)
@@ -162,7 +159,7 @@ def _sample(args):
 
     _check_output_file(args.out)
     check_model_file(args.generator)
-    _import_tensorflow_quietly()
+    _import_backend_quietly()
     from ganutils.models import is_conditional
     from ganutils.sampling import load_generator, sample_images
 
@@ -183,7 +180,7 @@ def _evaluate(args):
         _check_output_file(args.json, "--json", (".json",))
     _check_data_dir(args.data_dir)
     check_model_file(args.generator)
-    _import_tensorflow_quietly()
+    _import_backend_quietly()
     from ganutils.data import load_mnist
     from ganutils.evaluate import evaluate_generator, format_report, judge_info
     from ganutils.sampling import load_generator

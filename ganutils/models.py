@@ -4,8 +4,9 @@ Defaults follow the DCGAN paper (Radford et al., 2016) where it gives one: a 100
 noise vector, weights drawn from N(0, 0.02), LeakyReLU with slope 0.2, batch normalisation
 in the generator, tanh output, strided convolutions instead of pooling. Five choices are ours:
 - the convolutional models are narrower (128 and 64 filters), for speed on a CPU;
-- the discriminators have no batch normalisation: D judges real images and fakes in separate
-  calls, and batch statistics would tell it which call holds which;
+- the discriminators have no batch normalisation, so that D's verdict on an image depends on
+  that image alone (a D with batch norm trains too: see `ganutils.gan.GAN`'s
+  `real_and_fake_together`);
 - conditional models use the label more than once: the convolutional generator sees it with
   the noise and again as planes beside its 7x7 feature map, the MLP generator at every hidden
   layer, and both discriminators beside the image and in a projection output (Miyato &
@@ -24,14 +25,14 @@ through `ClusterCode`, which draws the cluster from the noise (Liu et al., 2020)
 """
 
 import math
+import random
 from functools import partial
 
 import keras
 from keras import layers, ops
 
-FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")
-CLUSTERED_TWINS = {"gan": "cgan", "dcgan": "cdcgan"}  # the architecture an unconditional family trains with clusters
-LATENT_DIM = 100
+from ganutils.config import CLUSTERED_TWINS, FAMILIES, LATENT_DIM
+
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 LEAKY_SLOPE = 0.2
@@ -44,6 +45,15 @@ BACKGROUND = -1.0  # the value of an empty pixel in [-1, 1] images
 def _initializer():
     """DCGAN paper: every weight starts from a zero-centred normal with std 0.02."""
     return keras.initializers.RandomNormal(stddev=INIT_STDDEV)
+
+
+def _layer_seed():
+    """A seed for a layer's random numbers, from Python's generator (which `keras.utils.set_random_seed` seeds).
+
+    With a seed of its own, a layer keeps its random state in a variable that checkpoints save,
+    on every backend (unseeded dropout on PyTorch draws from the global generator instead).
+    """
+    return random.randrange(2**31)
 
 
 def _inputs(shape, num_classes, name):
@@ -162,15 +172,14 @@ def with_cluster_code(conditional_generator, shares):
     return keras.Model(noise, conditional_generator([noise, cluster]), name="clustered_generator")
 
 
-def _probability_head(features, label, num_classes, hidden_units=128):
-    """D(x) from flat features; a conditional head adds the projection <embed(label), h>."""
+def _logit_head(features, label, num_classes, hidden_units=128):
+    """D's logit from flat features; a conditional head adds the projection <embed(label), h>."""
     if label is None:
-        return layers.Dense(1, activation="sigmoid", kernel_initializer=_initializer())(features)
+        return layers.Dense(1, kernel_initializer=_initializer())(features)
     hidden = _leaky(layers.Dense(hidden_units, kernel_initializer=_initializer())(features))
     unconditional = layers.Dense(1, kernel_initializer=_initializer())(hidden)
     label_vector = layers.Embedding(num_classes, hidden_units)(label)
-    logit = layers.Add()([unconditional, layers.Dot(axes=1)([label_vector, hidden])])
-    return layers.Activation("sigmoid")(logit)
+    return layers.Add()([unconditional, layers.Dot(axes=1)([label_vector, hidden])])
 
 
 def build_mlp_generator(
@@ -204,7 +213,7 @@ def build_mlp_generator(
 def build_mlp_discriminator(
     num_classes=None, input_shape=IMAGE_SHAPE, hidden_units=(512, 256), dropout=0.3
 ):
-    """Fully connected discriminator: image (and label) -> probability that the image is real.
+    """Fully connected discriminator: image (and label) -> logit, D's score for "real".
 
     Args:
         num_classes: number of labels for a conditional discriminator (the one-hot label
@@ -213,15 +222,15 @@ def build_mlp_discriminator(
         hidden_units: width of each hidden layer.
         dropout: dropout rate after each hidden layer.
     Returns:
-        A `keras.Model` taking samples (and integer labels) and returning D(x) in (0, 1).
+        A `keras.Model` taking samples (and integer labels) and returning a logit; D(x) is its sigmoid.
     """
     inputs, label = _inputs(input_shape, num_classes, "image")
     x = _join_label(layers.Flatten()(inputs[0]), label, num_classes)
     for units in hidden_units:
         x = _leaky(layers.Dense(units, kernel_initializer=_initializer())(x))
-        x = layers.Dropout(dropout)(x)
-    probability = _probability_head(x, label, num_classes)
-    return _model(inputs, probability, "cgan_discriminator" if label is not None else "gan_discriminator")
+        x = layers.Dropout(dropout, seed=_layer_seed())(x)
+    logit = _logit_head(x, label, num_classes)
+    return _model(inputs, logit, "cgan_discriminator" if label is not None else "gan_discriminator")
 
 
 def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128, 64), hidden_units=None):
@@ -258,9 +267,9 @@ def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128,
 
 
 def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0):
-    """Convolutional discriminator: image (and label planes) -> probability that it is real.
+    """Convolutional discriminator: image (and label planes) -> logit, D's score for "real".
 
-    Each strided convolution halves the image (28 -> 14 -> 7); a dense layer gives D(x).
+    Each strided convolution halves the image (28 -> 14 -> 7); a dense layer gives the logit.
 
     Args:
         num_classes: number of labels for a conditional discriminator (one-hot planes join
@@ -270,7 +279,7 @@ def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0):
         max_shift: in training, shift each input image by up to this many pixels first
             (`RandomShift`; the unconditional DCGAN uses `DCGAN_MAX_SHIFT`); 0 for no shift.
     Returns:
-        A `keras.Model` taking images (and integer labels) and returning D(x) in (0, 1).
+        A `keras.Model` taking images (and integer labels) and returning a logit; D(x) is its sigmoid.
     """
     inputs, label = _inputs(IMAGE_SHAPE, num_classes, "image")
     image = RandomShift(max_shift)(inputs[0]) if max_shift else inputs[0]
@@ -278,8 +287,8 @@ def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0):
     for channels in filters:
         x = layers.Conv2D(channels, 4, strides=2, padding="same", kernel_initializer=_initializer())(x)
         x = _leaky(x)
-    probability = _probability_head(layers.Flatten()(x), label, num_classes)
-    return _model(inputs, probability, "cdcgan_discriminator" if label is not None else "dcgan_discriminator")
+    logit = _logit_head(layers.Flatten()(x), label, num_classes)
+    return _model(inputs, logit, "cdcgan_discriminator" if label is not None else "dcgan_discriminator")
 
 
 _BUILDERS = {
@@ -325,7 +334,7 @@ def build_combined(generator, discriminator):
     ]
     if is_conditional(generator):
         noise, label = inputs
-        probability = discriminator([generator([noise, label]), label])
+        logit = discriminator([generator([noise, label]), label])
     else:
-        probability = discriminator(generator(inputs[0]))
-    return _model(inputs, probability, "combined")
+        logit = discriminator(generator(inputs[0]))
+    return _model(inputs, logit, "combined")

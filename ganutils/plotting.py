@@ -108,3 +108,26 @@ def save_training_gif(frame_paths, gif_path, seconds_per_frame=0.25):
     with atomic_output(gif_path) as temporary:
         imageio.mimsave(temporary, frames, format="gif", duration=seconds_per_frame * 1000, loop=0)
     return Path(gif_path)
+
+
+class EpochSnapshots:
+    """An `on_epoch_end` callback: a grid of fixed noise (and labels) every `every` epochs.
+
+    Used with `GANTrainer.fit(..., on_epoch_end=snapshots)`; `save_gif` joins the grids.
+    Frames are drawn at one screen pixel per image pixel, to keep the GIF small.
+    """
+
+    def __init__(self, generator, folder, every=1):
+        self.generator, self.folder, self.every = generator, Path(folder), every
+        self.noise, self.labels = snapshot_inputs(generator)
+        self.paths = []
+
+    def __call__(self, trainer, epoch):
+        is_last = trainer.step == trainer.total_steps
+        if epoch % self.every == 0 or is_last:
+            path = self.folder / f"epoch_{epoch:04d}.png"
+            self.paths.append(save_snapshot(self.generator, path, self.noise, self.labels, scale=1))
+
+    def save_gif(self, gif_path):
+        """Write the snapshots, in order, as a looping GIF; returns its path."""
+        return save_training_gif(self.paths, gif_path)

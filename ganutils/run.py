@@ -4,15 +4,21 @@ import json
 import time
 from pathlib import Path
 
-import keras
 import matplotlib.pyplot as plt
 
-from ganutils.course import EpochSnapshots
 from ganutils.data import cluster_images, cluster_shares, load_dataset
 from ganutils.files import atomic_output, write_json
 from ganutils.models import build_models, with_cluster_code
-from ganutils.plotting import plot_history, save_evaluation_images, save_training_gif
-from ganutils.training import GANTrainer, TrainConfig, read_checkpoint_state, save_history, training_device
+from ganutils.plotting import EpochSnapshots, plot_history, save_evaluation_images, save_training_gif
+from ganutils.config import TrainConfig
+from ganutils.training import (
+    CheckpointError,
+    GANTrainer,
+    prepare_run,
+    read_checkpoint_state,
+    save_history,
+    training_device,
+)
 
 CHECKPOINT = "checkpoint.npz"
 SNAPSHOTS = "snapshots"
@@ -29,6 +35,8 @@ def resumed_config(out_dir, family):
         raise RunError(f"{out_dir}: no {CHECKPOINT} to resume from")
     try:
         state = read_checkpoint_state(checkpoint)
+    except CheckpointError:
+        raise
     except Exception as error:  # numpy raises several types for a damaged archive.
         raise RunError(f"{checkpoint}: unreadable checkpoint ({type(error).__name__})") from None
     config = TrainConfig(**state["config"])
@@ -49,8 +57,7 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         config, saved_total = resumed_config(out_dir, config.family)
         if steps is None and epochs is None:
             steps = saved_total
-    keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
+    prepare_run(config)
     digits = load_dataset(config.data, data_dir=data_dir)
     trainer = GANTrainer(*build_models(config.family, config.latent_dim, config.clusters), config)
     labels, generator = training_labels_and_generator(trainer, digits)
@@ -79,7 +86,7 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         "device": training_device(),
         "data": digits.source,
         "training_images": len(digits.images),
-        "config": vars(config),
+        "config": config.as_dict(),
     }
     write_outputs(trainer, generator, out_dir, summary)
     print(f"Trained {summary['steps_this_session']} steps in {seconds:.0f} s; outputs in {out_dir}")
