@@ -5,7 +5,8 @@ import numpy as np
 
 from ganutils import course
 from ganutils.models import build_mlp_discriminator, build_mlp_generator
-from ganutils.training import GANTrainer, TrainConfig
+from ganutils.config import TrainConfig
+from ganutils.training import GANTrainer
 
 
 def test_quick_mode_picks_the_quick_setting(monkeypatch):

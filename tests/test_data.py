@@ -111,7 +111,7 @@ def test_unknown_dataset_and_split():
 
 
 def _batches(images, labels, **kwargs):
-    return [(x.numpy(), y.numpy()) for x, y in epoch_batches(images, labels, 8, **kwargs)]
+    return list(epoch_batches(images, labels, 8, **kwargs))
 
 
 def test_epoch_batches_batches_cover_each_example_once_per_epoch():
