@@ -1,9 +1,9 @@
 """Time three ways of training the course's DCGAN, side by side in one run.
 
-(a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `GANStep` a step,
-    both gradients from one pass back through D, `FusedAdam`, and the update of the average
-    of G's weights), and the same loop with the average off (`ema_decay=0`), which shows what
-    the average costs;
+(a) the `ganutils` loop (`GANTrainer.fit`: one `train_on_batch` call of `ganutils.gan.GAN` a
+    step, whose `train_step` is the textbook step with two gradient tapes, then the update of
+    the average of G's weights), and the same loop with the average off (`ema_decay=0`), which
+    shows what the average costs;
 (b) one fused `tf.function` step with two `GradientTape`s, as TensorFlow's DCGAN tutorial
     writes it (https://www.tensorflow.org/tutorials/generative/dcgan);
 (c) the Keras 2 style loop: `predict_on_batch` for the fakes, D trained on real and on fake
@@ -15,7 +15,8 @@ and (b) train on the same batches, from `ganutils.data.epoch_batches`.
 Each repetition times every loop for the same number of steps, in turn (in reverse order every
 other repetition), after a warm-up. Each loop's figure is its median; the speed ratio is the
 median of the repetitions' own ratios, so that a slow spell of a shared machine, which slows
-the loops of one repetition together, cancels out. Usage:
+the loops of one repetition together, cancels out. Last, `benchmarks/backend_step.py` times
+loop (a) on the JAX backend, in a process of its own (a process has one Keras backend). Usage:
 
     python benchmarks/loop_speed.py [--batch-size 128] [--steps 20] [--repeats 15]
 """
@@ -25,15 +26,20 @@ import dataclasses
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
+from reference_steps import TutorialStep
 
+from ganutils.config import TrainConfig
 from ganutils.data import epoch_batches, load_mnist
 from ganutils.models import build_combined, build_models
-from ganutils.training import GANTrainer, TrainConfig
+from ganutils.training import GANTrainer
 
 
 def fresh_models(seed):
@@ -55,59 +61,30 @@ class GanutilsLoop:
 
 
 class FusedLoop:
-    """(b): the TensorFlow tutorial's pattern, on the course's models and optimizer settings."""
+    """(b): the TensorFlow tutorial's step (`reference_steps.TutorialStep`) on the course's models and settings."""
 
     name = "fused tf.function step (TF tutorial)"
 
     def __init__(self, images, config):
-        self.generator, self.discriminator = fresh_models(config.seed)
+        self.step = TutorialStep(*fresh_models(config.seed), config)
         self.config = config
-        self.cross_entropy = keras.losses.BinaryCrossentropy()
-        self.generator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
-        self.discriminator_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         # The same batches as (a), so that only the steps differ. The tutorial's own pipeline,
         # Dataset.shuffle over the whole set, stalled for 1.4-9.7 s at many epoch ends here.
-        self.images, self.epoch = images, 0
+        self.images, self.labels, self.epoch = images, np.zeros(len(images), np.int32), 0
         self.batches = iter(())
 
-    def discriminator_loss(self, real_output, fake_output):
-        real_target = tf.ones_like(real_output) * (1.0 - self.config.label_smoothing)
-        return self.cross_entropy(real_target, real_output) + self.cross_entropy(tf.zeros_like(fake_output), fake_output)
-
-    def generator_loss(self, fake_output):
-        return self.cross_entropy(tf.ones_like(fake_output), fake_output)
-
-    @tf.function
-    def train_step(self, images):
-        noise = tf.random.normal([self.config.batch_size, self.config.latent_dim])
-        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated_images = self.generator(noise, training=True)
-            real_output = self.discriminator(images, training=True)
-            fake_output = self.discriminator(generated_images, training=True)
-            gen_loss = self.generator_loss(fake_output)
-            disc_loss = self.discriminator_loss(real_output, fake_output)
-        gradients_of_generator = gen_tape.gradient(gen_loss, self.generator.trainable_variables)
-        gradients_of_discriminator = disc_tape.gradient(disc_loss, self.discriminator.trainable_variables)
-        self.generator_optimizer.apply_gradients(zip(gradients_of_generator, self.generator.trainable_variables))
-        self.discriminator_optimizer.apply_gradients(
-            zip(gradients_of_discriminator, self.discriminator.trainable_variables)
-        )
-        return gen_loss, disc_loss
-
     def next_batch(self):
-        """The next batch of real images, starting a new epoch at the end of one."""
+        """The next batch of real images (and labels), starting a new epoch at the end of one."""
         batch = next(self.batches, None)
         if batch is None:
-            labels = tf.zeros(len(self.images), tf.int32)
-            self.batches = epoch_batches(self.images, labels, self.config.batch_size, self.config.seed, self.epoch)
+            self.batches = epoch_batches(self.images, self.labels, self.config.batch_size, self.config.seed, self.epoch)
             self.epoch += 1
             batch = next(self.batches)
-        return batch[0]
+        return batch
 
     def run(self, steps):
         for _ in range(steps):
-            losses = self.train_step(self.next_batch())
-        [float(loss) for loss in losses]  # wait for the last step, as (a) and (c) do
+            self.step.run(*self.next_batch())
 
 
 class Keras2Loop:
@@ -121,8 +98,8 @@ class Keras2Loop:
         self.generator, self.discriminator = fresh_models(config.seed)
         self.combined = build_combined(self.generator, self.discriminator)
         adam = lambda: keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
-        self.discriminator.compile(adam(), "binary_crossentropy")
-        self.combined.compile(adam(), "binary_crossentropy")
+        self.discriminator.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
+        self.combined.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
         self.rng = np.random.default_rng(config.seed)
 
     def run(self, steps):
@@ -156,7 +133,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
     args = parser.parse_args()
     config = TrainConfig(family="dcgan", batch_size=args.batch_size)
-    images = tf.convert_to_tensor(load_mnist("train").images)
+    images = load_mnist("train").images
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
     print(f"DCGAN, batch {args.batch_size}, {args.repeats} repetitions of {args.steps} steps after {args.warmup} warm-up steps")
@@ -176,6 +153,18 @@ def main():
     fused = seconds[loops[1].name]
     print(f"speed ratio without the average (ganutils / fused tf.function): {paired_ratio(seconds[loops[3].name], fused):.2f}")
     print(f"speed ratio (ganutils / fused tf.function): {paired_ratio(seconds[loops[0].name], fused):.2f}")
+    print(f"ganutils train_on_batch loop on JAX, same model and batch: {jax_step(args)}")
+
+
+def jax_step(args):
+    """Loop (a)'s time per step on Keras' JAX backend, from backend_step.py in a process of its own."""
+    script = Path(__file__).with_name("backend_step.py")
+    command = [sys.executable, str(script), "--batch-size", str(args.batch_size), "--steps", str(args.steps),
+               "--warmup", str(args.warmup)]
+    result = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True)
+    if result.returncode:
+        return f"not measured ({(result.stderr.strip().splitlines() or ['no output'])[-1]})"
+    return result.stdout.strip().splitlines()[-1].replace("ms/step ", "") + " ms/step"
 
 
 def paired_ratio(seconds, reference_seconds):
