@@ -1,5 +1,6 @@
 """The command line: a short training run end to end, resume, sampling, and every bad input."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -11,14 +12,16 @@ import pytest
 
 from ganutils import cli
 from ganutils.models import build_dcgan_generator, build_mlp_generator
+from ganutils.sampling import load_generator, sample_images
 
 QUIET_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def ganutils(*args, cwd=None):
-    """Run `python -m ganutils ARGS` in a fresh process, as a user would."""
+def ganutils(*args, cwd=None, backend=None):
+    """Run `python -m ganutils ARGS` in a fresh process, as a user would (on another Keras backend if given)."""
+    env = QUIET_ENV if backend is None else {**QUIET_ENV, "KERAS_BACKEND": backend}
     return subprocess.run(
-        [sys.executable, "-m", "ganutils", *map(str, args)], capture_output=True, text=True, env=QUIET_ENV, cwd=cwd
+        [sys.executable, "-m", "ganutils", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
     )
 
 
@@ -122,6 +125,20 @@ def test_sample_png_grid_and_unconditional_npz(generators, tmp_path):
     assert ganutils("sample", generators[1], "--n", 3, "--out", tmp_path / "x.npz").returncode == 0
     with np.load(tmp_path / "x.npz") as arrays:
         assert set(arrays.files) == {"images"} and arrays["images"].shape == (3, 28, 28)
+
+
+OTHER_BACKENDS = [name for name in ("tensorflow", "jax", "torch")
+                  if name != keras.backend.backend() and importlib.util.find_spec(name)]
+
+
+@pytest.mark.skipif(not OTHER_BACKENDS, reason="no other Keras backend is installed")
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_a_generator_saved_on_this_backend_samples_the_same_on_another(generators, tmp_path, backend):
+    result = ganutils("sample", generators[0], "--n", 10, "--label", 3, "--out", tmp_path / "x.npz", backend=backend)
+    assert result.returncode == 0, result.stderr
+    here, _ = sample_images(load_generator(generators[0]), 10, label=3)
+    with np.load(tmp_path / "x.npz") as arrays:
+        np.testing.assert_allclose(arrays["images"], here, atol=1e-4)
 
 
 @pytest.mark.parametrize(
