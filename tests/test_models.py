@@ -99,7 +99,7 @@ def test_only_the_unconditional_dcgan_discriminator_shifts_its_inputs_and_g_lear
     assert _max_shifts(build_models("cdcgan")[1]) == []
     generator, discriminator = build_models("dcgan")
     fakes = generator(np.random.default_rng(3).standard_normal((BATCH, 100)).astype(np.float32))
-    # GANStep judges the fakes with D in training mode, for both losses: they are shifted too.
+    # The GAN step judges the fakes with D in training mode, for both losses: they are shifted too.
     assert not np.allclose(discriminator(fakes, training=True), discriminator(fakes, training=True))
     np.testing.assert_array_equal(discriminator(fakes), discriminator(fakes))
 
