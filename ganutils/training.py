@@ -39,7 +39,12 @@ def prepare_run(config):
 def training_device():
     """Where Keras will train: the first GPU its backend sees, else the CPU."""
     backend = keras.backend.backend()
-    gpus = [device for device in keras.distribution.list_devices() if "gpu" in device.lower() or "cuda" in device.lower()]
+    if backend == "torch":  # Keras lists devices for TensorFlow and JAX only
+        import torch
+
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    else:
+        gpus = [device for device in keras.distribution.list_devices() if "gpu" in device.lower() or "cuda" in device.lower()]
     return f"GPU ({gpus[0]}, {backend})" if gpus else f"CPU ({backend} sees no GPU)"
 
 
