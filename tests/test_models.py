@@ -100,8 +100,8 @@ def test_only_the_unconditional_dcgan_discriminator_shifts_its_inputs_and_g_lear
     generator, discriminator = build_models("dcgan")
     fakes = generator(np.random.default_rng(3).standard_normal((BATCH, 100)).astype(np.float32))
     # The GAN step judges the fakes with D in training mode, for both losses: they are shifted too.
-    assert not np.allclose(discriminator(fakes, training=True), discriminator(fakes, training=True))
-    np.testing.assert_array_equal(discriminator(fakes), discriminator(fakes))
+    assert not np.allclose(numpy(discriminator(fakes, training=True)), numpy(discriminator(fakes, training=True)))
+    np.testing.assert_array_equal(numpy(discriminator(fakes)), numpy(discriminator(fakes)))
 
 
 def test_a_saved_dcgan_discriminator_loads_with_its_shift(tmp_path):
