@@ -181,7 +181,6 @@ def test_the_alternating_step_trains_g_against_the_updated_d():
 def test_the_minimax_loss_changes_g_gradient_as_its_formula_says():
     trainer = _trainer("gan", generator_loss="minimax")
     record = _assert_steps_follow_own_gradients(trainer, g_loss_kind="minimax")
-    real, _ = _real_batch(STEPS - 1)
     assert record["g_loss"] < 0  # log(1 - D(G(z))) is negative; the logged loss is the one G trains on
 
 
