@@ -2,10 +2,11 @@
 
 import os
 import tempfile
+from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganutils.plotting import EpochSnapshots  # noqa: F401  (the lessons' snapshot callback)
+from ganutils.plotting import StepSnapshots  # noqa: F401  (the lessons' snapshot callback)
 
 QUICK_VARIABLE = "GANUTILS_QUICK"
 
@@ -29,21 +30,50 @@ class OutputPaths:
     gif: Path
 
 
-def output_paths(model_name, course_root=".."):
-    """The course's `evaluation_images/<model>/` and `training_gif/<model>.gif`.
+def course_root(folder=None):
+    """The repository that holds a notebook's folder (`folder`, default the working one), or None.
 
-    In quick mode everything goes to a temporary folder instead, so running the notebook
-    tests never overwrites the results committed from full runs.
+    A lesson runs in its own folder: `notebooks/` inside the course's repository, or anywhere
+    else when it was opened alone (Colab, a downloaded notebook).
     """
-    root = Path(tempfile.mkdtemp(prefix="ganutils-quick-")) if quick_mode() else Path(course_root)
+    folder = Path(folder or Path.cwd()).resolve()
+    inside = folder.name == "notebooks" and (folder.parent / "ganutils" / "course.py").is_file()
+    return folder.parent if inside else None
+
+
+def results_folder(folder=None):
+    """Where full runs keep their results: the repository when the notebook is inside it, else its own folder."""
+    folder = Path(folder or Path.cwd())
+    return course_root(folder) or folder
+
+
+def output_paths(model_name, folder=None):
+    """Where a lesson writes: `evaluation_images/<model>/` and `training_gif/<model>.gif`.
+
+    Those folders are the repository's when the notebook is inside it, and beside the notebook
+    otherwise; in quick mode they are in a new temporary folder, so that the notebook tests
+    never overwrite the results of full runs.
+    """
+    root = Path(tempfile.mkdtemp(prefix="ganutils-quick-")) if quick_mode() else results_folder(folder)
     paths = OutputPaths(
         evaluation_dir=root / "evaluation_images" / model_name,
         snapshot_dir=Path(tempfile.mkdtemp(prefix=f"{model_name}-snapshots-")),
         gif=root / "training_gif" / f"{model_name}.gif",
     )
-    for folder in (paths.evaluation_dir, paths.gif.parent):
-        folder.mkdir(parents=True, exist_ok=True)
+    for output_folder in (paths.evaluation_dir, paths.gif.parent):
+        output_folder.mkdir(parents=True, exist_ok=True)
     return paths
+
+
+def describe_environment():
+    """One line: Keras' version, its backend's, and where training runs (each lesson's setup)."""
+    import keras
+
+    from ganutils.training import training_device
+
+    backend = keras.backend.backend()
+    backend_version = metadata.version({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend))
+    return f"Keras {keras.__version__}, {backend} {backend_version}; training on {training_device()}"
 
 
 def show_image(path):

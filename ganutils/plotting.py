@@ -11,6 +11,7 @@ from ganutils.models import NUM_CLASSES, is_conditional
 from ganutils.sampling import fixed_noise, generate_images
 
 GRID_SCALE = 2  # each pixel becomes a 2x2 block, so digits are readable at a glance
+GIF_FRAMES = 40  # frames of a training GIF when no snapshot interval is given
 
 
 def image_grid(images, columns=10, padding=2, scale=GRID_SCALE):
@@ -110,22 +111,24 @@ def save_training_gif(frame_paths, gif_path, seconds_per_frame=0.25):
     return Path(gif_path)
 
 
-class EpochSnapshots:
-    """An `on_epoch_end` callback: a grid of fixed noise (and labels) every `every` epochs.
+class StepSnapshots:
+    """An `on_step_end` callback: a grid of fixed noise (and labels) every `every` steps, and after the last.
 
-    Used with `GANTrainer.fit(..., on_epoch_end=snapshots)`; `save_gif` joins the grids.
-    Frames are drawn at one screen pixel per image pixel, to keep the GIF small.
+    Used with `GANTrainer.fit(..., on_step_end=snapshots)`; `save_gif` joins the grids. Counting
+    steps, not epochs, gives a run the same number of frames whatever the size of its data; with
+    `every=None` a run gets about `GIF_FRAMES` of them. Frames are drawn at one screen pixel per
+    image pixel, to keep the GIF small.
     """
 
-    def __init__(self, generator, folder, every=1):
+    def __init__(self, generator, folder, every=None):
         self.generator, self.folder, self.every = generator, Path(folder), every
         self.noise, self.labels = snapshot_inputs(generator)
         self.paths = []
 
-    def __call__(self, trainer, epoch):
-        is_last = trainer.step == trainer.total_steps
-        if epoch % self.every == 0 or is_last:
-            path = self.folder / f"epoch_{epoch:04d}.png"
+    def __call__(self, trainer):
+        every = self.every or max(1, trainer.total_steps // GIF_FRAMES)
+        if trainer.step % every == 0 or trainer.step == trainer.total_steps:
+            path = self.folder / f"step_{trainer.step:07d}.png"
             self.paths.append(save_snapshot(self.generator, path, self.noise, self.labels, scale=1))
 
     def save_gif(self, gif_path):

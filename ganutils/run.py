@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from ganutils.data import cluster_images, cluster_shares, load_dataset
 from ganutils.files import atomic_output, write_json
 from ganutils.models import build_models, with_cluster_code
-from ganutils.plotting import EpochSnapshots, plot_history, save_evaluation_images, save_training_gif
+from ganutils.plotting import StepSnapshots, plot_history, save_evaluation_images, save_training_gif
 from ganutils.config import TrainConfig
 from ganutils.training import (
     CheckpointError,
@@ -74,7 +74,8 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
         steps=steps,
         epochs=epochs,
         verbose=verbose,
-        on_epoch_end=_epoch_end_writer(out_dir, generator),
+        on_epoch_end=_checkpoint_writer(out_dir),
+        on_step_end=_snapshot_writer(out_dir, generator),
     )
     seconds = time.time() - started
     summary = {
@@ -121,20 +122,20 @@ def _earlier_seconds(out_dir):
 
 def _remove_old_snapshots(out_dir):
     """A fresh run must not mix its GIF frames with an earlier run's."""
-    for old in (out_dir / SNAPSHOTS).glob("epoch_*.png"):
+    for old in (out_dir / SNAPSHOTS).glob("step_*.png"):
         old.unlink()
 
 
-def _epoch_end_writer(out_dir, generator):
-    """The per-epoch callback: a snapshot of fixed noise for the GIF, then a checkpoint."""
-    snapshots = EpochSnapshots(generator, out_dir / SNAPSHOTS)
+def _snapshot_writer(out_dir, generator):
+    """The per-step callback: about `GIF_FRAMES` snapshots of fixed noise over the run, for the GIF."""
+    snapshots = StepSnapshots(generator, out_dir / SNAPSHOTS)
     snapshots.folder.mkdir(exist_ok=True)
+    return snapshots
 
-    def on_epoch_end(trainer, epoch):
-        snapshots(trainer, epoch)
-        trainer.save_checkpoint(out_dir / CHECKPOINT)
 
-    return on_epoch_end
+def _checkpoint_writer(out_dir):
+    """The per-epoch callback: a checkpoint."""
+    return lambda trainer, epoch: trainer.save_checkpoint(out_dir / CHECKPOINT)
 
 
 def write_outputs(trainer, generator, out_dir, summary):
@@ -149,5 +150,5 @@ def write_outputs(trainer, generator, out_dir, summary):
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
     save_evaluation_images(generator, out_dir / "evaluation_images")
-    save_training_gif(sorted((out_dir / SNAPSHOTS).glob("epoch_*.png")), out_dir / "training.gif")
+    save_training_gif(sorted((out_dir / SNAPSHOTS).glob("step_*.png")), out_dir / "training.gif")
     write_json(out_dir / "run.json", summary)

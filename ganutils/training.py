@@ -107,7 +107,7 @@ class GANTrainer:
         self.history.append(record)
         return record
 
-    def fit(self, images, labels=None, steps=None, epochs=None, verbose=1, on_epoch_end=None):
+    def fit(self, images, labels=None, steps=None, epochs=None, verbose=1, on_epoch_end=None, on_step_end=None):
         """Train until `steps` steps (or `epochs` epochs) in all, counting earlier ones.
 
         Args:
@@ -118,6 +118,7 @@ class GANTrainer:
                 epoch averages about 20 times in all (compact in notebooks), 0 is silent.
             on_epoch_end: called as `on_epoch_end(trainer, epoch)` after each epoch, and
                 after the last step when it falls inside an epoch.
+            on_step_end: called as `on_step_end(trainer)` after each step.
         Returns:
             The history: one dict per step with the keys of `HISTORY_KEYS`.
         """
@@ -134,6 +135,8 @@ class GANTrainer:
             for real_images, batch_labels in itertools.islice(batches, total_steps - self.step):
                 record = self.train_step(real_images, batch_labels if self.conditional else None, epoch + 1)
                 progress.update(self.step, [(key, record[key]) for key in PROGRESS_KEYS])
+                if on_step_end:
+                    on_step_end(self)
             if verbose == 2 and ((epoch + 1) % log_every == 0 or self.step == total_steps):
                 print(_epoch_line(epoch_history(self.history)[-1], total_steps))
             if on_epoch_end:

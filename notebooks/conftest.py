@@ -1,4 +1,14 @@
-"""nbval settings for the notebooks: stderr (TensorFlow's start-up noise) and GIFs are not compared."""
+"""nbval settings for the notebooks: quick mode unless asked otherwise; stderr and GIFs are not compared.
+
+`pytest --nbval` as typed runs each lesson in quick mode (a few training steps, outputs in a temporary
+folder); `GANUTILS_QUICK=0 pytest --nbval notebooks/` runs them in full, writing the course's results.
+"""
+
+import os
+
+from ganutils.course import QUICK_VARIABLE
+
+os.environ.setdefault(QUICK_VARIABLE, "1")  # read by the notebooks' kernels, which inherit this environment
 
 
 def pytest_collectstart(collector):

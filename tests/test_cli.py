@@ -56,7 +56,7 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
                  "training.gif", "checkpoint.npz", "run.json"):
         assert (out / name).stat().st_size > 0, name
     assert sorted(p.name for p in (out / "evaluation_images").iterdir()) == [f"{d}.png" for d in range(10)]
-    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == [f"step_{step:07d}.png" for step in range(1, 7)]
     assert len((out / "history.csv").read_text().splitlines()) == 1 + 6
     saved_discriminator = keras.models.load_model(out / "discriminator.keras")
     assert saved_discriminator.trainable and saved_discriminator.trainable_weights

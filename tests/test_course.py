@@ -1,4 +1,4 @@
-"""The notebook helpers: quick mode, where outputs go, and per-epoch snapshots for the GIF."""
+"""The notebook helpers: quick mode, where outputs go, and snapshots every N steps for the GIF."""
 
 import imageio.v2 as imageio
 import numpy as np
@@ -16,24 +16,60 @@ def test_quick_mode_picks_the_quick_setting(monkeypatch):
     assert not course.quick_mode() and course.full_or_quick(10_000, 20) == 10_000
 
 
-def test_quick_runs_never_write_into_the_course_folders(monkeypatch, tmp_path):
-    monkeypatch.setenv("GANUTILS_QUICK", "1")
-    paths = course.output_paths("gan", course_root=tmp_path)
-    assert tmp_path not in paths.gif.parents and tmp_path not in paths.evaluation_dir.parents
-    monkeypatch.delenv("GANUTILS_QUICK")
-    paths = course.output_paths("gan", course_root=tmp_path)
+def repository_with_notebooks(root):
+    """A folder laid out like the course's repository, with its notebooks/ folder."""
+    (root / "ganutils").mkdir(parents=True)
+    (root / "ganutils" / "course.py").touch()
+    (root / "notebooks").mkdir()
+    return root / "notebooks"
+
+
+def test_a_full_run_inside_the_repository_writes_its_result_folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANUTILS_QUICK", "0")
+    notebooks = repository_with_notebooks(tmp_path)
+    paths = course.output_paths("gan", folder=notebooks)
+    assert course.course_root(notebooks) == tmp_path
     assert paths.gif == tmp_path / "training_gif" / "gan.gif"
     assert paths.evaluation_dir == tmp_path / "evaluation_images" / "gan" and paths.evaluation_dir.is_dir()
 
 
-def test_epoch_snapshots_every_other_epoch_and_the_last(tmp_path):
+def test_a_full_run_outside_the_repository_writes_beside_the_notebook(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANUTILS_QUICK", "0")
+    alone = tmp_path / "colab" / "notebooks"  # named like the course's folder, but no repository above it
+    alone.mkdir(parents=True)
+    paths = course.output_paths("gan", folder=alone)
+    assert course.course_root(alone) is None
+    assert paths.gif == alone / "training_gif" / "gan.gif" and paths.evaluation_dir.is_dir()
+    assert sorted(p.name for p in (tmp_path / "colab").iterdir()) == ["notebooks"]
+
+
+def test_quick_runs_never_write_beside_the_notebook_or_into_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANUTILS_QUICK", "1")
+    notebooks = repository_with_notebooks(tmp_path / "course")
+    for folder in (notebooks, tmp_path / "course"):
+        paths = course.output_paths("gan", folder=folder)
+        assert tmp_path not in paths.gif.parents and tmp_path not in paths.evaluation_dir.parents
+
+
+def test_snapshots_every_other_step_and_after_the_last(tmp_path):
     generator = build_mlp_generator(hidden_units=(8,))
     trainer = GANTrainer(generator, build_mlp_discriminator(hidden_units=(8,)), TrainConfig(batch_size=8))
-    snapshots = course.EpochSnapshots(generator, tmp_path, every=2)
+    snapshots = course.StepSnapshots(generator, tmp_path, every=2)
     images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)  # 2 steps an epoch
-    trainer.fit(images, steps=9, verbose=0, on_epoch_end=snapshots)
-    assert [path.name for path in snapshots.paths] == ["epoch_0002.png", "epoch_0004.png", "epoch_0005.png"]
+    trainer.fit(images, steps=5, verbose=0, on_step_end=snapshots)
+    assert [path.name for path in snapshots.paths] == ["step_0000002.png", "step_0000004.png", "step_0000005.png"]
     assert len(imageio.mimread(snapshots.save_gif(tmp_path / "run.gif"))) == 3
+
+
+def test_without_an_interval_a_run_gets_forty_frames(tmp_path):
+    generator = build_mlp_generator(hidden_units=(8,))
+    trainer = GANTrainer(generator, build_mlp_discriminator(hidden_units=(8,)), TrainConfig(batch_size=8))
+    for total_steps in (80, 1000):
+        snapshots = course.StepSnapshots(generator, tmp_path)
+        trainer.total_steps = total_steps
+        for trainer.step in range(1, total_steps + 1):
+            snapshots(trainer)
+        assert len(snapshots.paths) == 40
 
 
 def test_report_metrics_prints_the_table_and_uses_fewer_samples_in_quick_mode(monkeypatch, capsys):

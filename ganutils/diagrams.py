@@ -1,24 +1,15 @@
-"""Draw the three diagrams used in the course notebooks' prose.
+"""The course's diagrams, drawn with matplotlib so that each lesson shows them wherever it runs.
 
-- gan_flow.png: how noise, the generator, real images and the discriminator fit together,
-  and what each network's loss asks for.
-- cgan_flow.png: the same flow for a conditional GAN, with the label path highlighted.
-- dcgan_generator.png: the DCGAN generator's (and discriminator's) tensor shapes, each
-  drawn as a block whose size follows the tensor's height, width and channels.
-
-Run it from the repository root with `python images/make_diagrams.py`; it needs only
-matplotlib and writes the PNGs next to this script.
+`draw_flow()` is the GAN's data flow and each network's loss (lesson 1), `draw_flow(conditional=True)`
+adds the label (lessons 2 and 4), and `draw_dcgan()` gives the DCGAN's tensor shapes (lessons 3 and 4).
+`save_diagrams(folder)` writes all three as PNGs (the repository's `images/`).
 """
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon  # noqa: E402
-
-OUT_DIR = Path(__file__).parent
 DPI = 130
 FONT = 11
 COLOURS = {
@@ -163,13 +154,13 @@ def draw_dcgan():
         (14, 64, "14×14×64"),
         "Conv2D\n4×4, stride 2\n+ LeakyReLU",
         (7, 128, "7×7×128"),
-        "flatten,\nDense,\nsigmoid",
-        (1, 1, "D(x)\nP(\"real\")"),
+        "flatten,\nDense",
+        (1, 1, "logit;\nD(x) = σ(logit)"),
     ]
     ax.text(0.5, 38.5, "Generator G: noise → image (each transposed convolution doubles the size)",
             fontsize=FONT + 2, fontweight="bold", va="center")
     draw_pipeline(ax, 27, generator, COLOURS["generator"])
-    ax.text(0.5, 13.5, "Discriminator D: image → probability (each strided convolution halves the size;\n"
+    ax.text(0.5, 13.5, "Discriminator D: image → score (each strided convolution halves the size;\n"
             "in training, each image is first shifted by up to 2 pixels)",
             fontsize=FONT + 2, fontweight="bold", va="center")
     draw_pipeline(ax, 2, discriminator, COLOURS["discriminator"])
@@ -178,18 +169,19 @@ def draw_dcgan():
     return fig
 
 
-def main():
-    """Draw all three diagrams and save them as PNGs next to this script."""
-    figures = {
-        "gan_flow.png": draw_flow(conditional=False),
-        "cgan_flow.png": draw_flow(conditional=True),
-        "dcgan_generator.png": draw_dcgan(),
-    }
-    for name, fig in figures.items():
-        fig.savefig(OUT_DIR / name, dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.15)
-        plt.close(fig)
-        print("wrote", OUT_DIR / name)
+DIAGRAMS = {
+    "gan_flow.png": lambda: draw_flow(conditional=False),
+    "cgan_flow.png": lambda: draw_flow(conditional=True),
+    "dcgan_generator.png": draw_dcgan,
+}
 
 
-if __name__ == "__main__":
-    main()
+def save_diagrams(folder):
+    """Draw every diagram and save it as a PNG in `folder`; returns the paths written."""
+    paths = []
+    for name, draw in DIAGRAMS.items():
+        figure = draw()
+        paths.append(Path(folder) / name)
+        figure.savefig(paths[-1], dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.15)
+        plt.close(figure)
+    return paths
