@@ -1,12 +1,13 @@
 # The README's two commands. Each creates .venv and installs the course into it first.
 #   make demo   trains a conditional DCGAN and writes its models and pictures to runs/cdcgan
-#   make test   runs every test: the unit tests and each notebook (nbval, quick mode) on TensorFlow,
+#   make test   runs every test: the unit tests and each notebook (nbval, quick mode; in the repository
+#               and copied alone into an empty folder) on TensorFlow,
 #               the unit tests again on JAX, and on PyTorch where torch is installed
 PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+NBVAL := --nbval --nbval-current-env
 
 .PHONY: demo test
 
@@ -25,7 +26,7 @@ demo: $(INSTALLED)
 	$(VENV)/bin/python -m ganutils train cdcgan --steps 3000 --seed 0 --out runs/cdcgan
 
 test: $(TEST_INSTALLED)
-	GANUTILS_QUICK=1 KERAS_BACKEND=tensorflow $(VENV)/bin/python -m pytest $(NBVAL)
+	KERAS_BACKEND=tensorflow $(VENV)/bin/python -m pytest $(NBVAL)
 	KERAS_BACKEND=jax $(VENV)/bin/python -m pytest tests
 	@if $(VENV)/bin/python -c "import torch" 2>/dev/null; then \
 		KERAS_BACKEND=torch $(VENV)/bin/python -m pytest tests; \

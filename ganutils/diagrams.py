@@ -64,7 +64,7 @@ def new_canvas(width_in, height_in, xlim, ylim):
     return fig, ax
 
 
-def draw_flow(conditional):
+def draw_flow(conditional=False):
     """Draw the GAN data flow; with conditional=True add the label y going into G and D."""
     bottom = -6 if conditional else 0
     fig, ax = new_canvas(10.5, (56 - bottom) / 10, (0, 106), (bottom, 53))
@@ -170,7 +170,7 @@ def draw_dcgan():
 
 
 DIAGRAMS = {
-    "gan_flow.png": lambda: draw_flow(conditional=False),
+    "gan_flow.png": draw_flow,
     "cgan_flow.png": lambda: draw_flow(conditional=True),
     "dcgan_generator.png": draw_dcgan,
 }
