@@ -1,6 +1,7 @@
 """Shared fixtures: quiet TensorFlow, seeded Keras, and small MNIST-shaped data on disk."""
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -23,3 +24,20 @@ def idx_dir(tmp_path):
 def seeded():
     """Every test starts from the same random state."""
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """`ganutils ARGS` in this process, Keras being loaded already: (exit status, stdout, stderr)."""
+    from ganutils import cli
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def run(*args):
+        status = cli.main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    yield run
+    signal.signal(signal.SIGTERM, previous)
+

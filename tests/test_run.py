@@ -6,14 +6,13 @@ Keras again.
 """
 
 import json
-import signal
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from one_line import one_line_error
 
-from ganutils import cli
 from ganutils.config import TrainConfig
 from ganutils.run import train_run
 from ganutils.run_folder import LOCK, RunError
@@ -34,26 +33,6 @@ def _state(folder):
 def _checkpoint_state(path):
     with np.load(path) as archive:
         return json.loads(archive["state"].tobytes())
-
-
-@pytest.fixture
-def run_cli(capsys):
-    """`ganutils ARGS` in this process: (exit status, stdout, stderr)."""
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def run(*args):
-        status = cli.main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    yield run
-    signal.signal(signal.SIGTERM, previous)
-
-
-def _one_line_error(stderr, *fragments):
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganutils: error:"), stderr
-    assert all(fragment in lines[0] for fragment in fragments), lines[0]
 
 
 @pytest.fixture
@@ -113,7 +92,7 @@ def test_a_diverging_run_is_one_line_and_a_failure_status(idx_dir, tmp_path, poi
     status, _, stderr = run_cli("train", "gan", "--steps", 4, "--batch-size", 8, "--data-dir", idx_dir,
                                 "--out", tmp_path / "run", "--quiet")
     assert status == 1
-    _one_line_error(stderr, "training stopped at step 3: d_loss is nan", "no checkpoint was saved")
+    one_line_error(stderr, "training stopped at step 3: d_loss is nan", "no checkpoint was saved")
 
 
 def test_an_interrupted_session_counts_to_its_checkpoint_and_its_leftovers_go(idx_dir, tmp_path, monkeypatch):
@@ -150,7 +129,7 @@ def test_resume_refuses_settings_that_differ_from_the_checkpoint(idx_dir, tmp_pa
     status, _, stderr = run_cli("train", "gan", "--resume", "--batch-size", 64, "--learning-rate", 0.5, "--seed", 0,
                                 "--data-dir", idx_dir, "--out", out)
     assert status == 1
-    _one_line_error(stderr, f"{out / 'checkpoint.npz'}: --resume continues with the checkpoint's settings",
+    one_line_error(stderr, f"{out / 'checkpoint.npz'}: --resume continues with the checkpoint's settings",
                     "--batch-size 64 (checkpoint: 8), --learning-rate 0.5 (checkpoint: 0.0002); drop them")
     assert "--seed" not in stderr  # given, but as the checkpoint has it
     assert _state(out) == before
@@ -170,7 +149,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(idx_dir, tmp_path, run_cli):
     np.savez(out / "checkpoint.npz", **arrays)
     status, _, stderr = run_cli("train", "gan", "--resume", "--data-dir", idx_dir, "--out", out)
     assert status == 1
-    _one_line_error(stderr, f"{out / 'checkpoint.npz'}: not a ganutils checkpoint (its state is a list, not a dict)")
+    one_line_error(stderr, f"{out / 'checkpoint.npz'}: not a ganutils checkpoint (its state is a list, not a dict)")
 
 
 def test_the_loss_warning_comes_once(capsys, monkeypatch):
