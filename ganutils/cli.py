@@ -180,7 +180,7 @@ def _train(args):
 
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
     train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume, overwrite=args.overwrite,
-              data_dir=args.data_dir, verbose=0 if args.quiet else 1, given=given_settings(args))
+              data_dir=args.data_dir, verbose=0 if args.quiet else 1, given=tuple(given_settings(args)))
 
 
 def _sample(args):

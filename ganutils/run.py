@@ -10,7 +10,16 @@ from ganutils.files import atomic_output, remove_partial_files, write_json
 from ganutils.models import build_models, with_cluster_code
 from ganutils.plotting import EpochSnapshots, plot_history, save_evaluation_images, save_training_gif
 from ganutils.run_folder import CHECKPOINT, RUN_SUMMARY, RunError, check_run_folder, locked
-from ganutils.training import DivergedError, GANTrainer, planned_steps, prepare_run, read_checkpoint_state, save_history, training_device
+from ganutils.sampling import NonFiniteImagesError
+from ganutils.training import (
+    DivergedError,
+    GANTrainer,
+    planned_steps,
+    prepare_run,
+    read_checkpoint_state,
+    save_history,
+    training_device,
+)
 
 SNAPSHOTS = "snapshots"
 EVALUATION_IMAGES = "evaluation_images"
@@ -78,7 +87,7 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
             verbose=verbose,
             on_epoch_end=_epoch_end_writer(out_dir, generator),
         )
-    except DivergedError as error:
+    except (DivergedError, NonFiniteImagesError) as error:  # a NaN loss, or NaN weights met in a snapshot or checkpoint
         raise RunError(f"{error}; {_last_checkpoint(trainer)}") from None
     seconds = trainer.seconds - earlier_seconds
     summary = {

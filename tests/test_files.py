@@ -1,5 +1,6 @@
 """Atomic output files, their leftovers, JSON that stays JSON, and the size limits of model files."""
 
+import errno
 import json
 import os
 import stat
@@ -40,6 +41,15 @@ def test_write_errors_name_the_target_not_the_temporary_file(tmp_path):
     with pytest.raises(OSError) as raised:
         write_json(target, {})
     assert str(raised.value).startswith(f"cannot write {target}: ") and "partial" not in str(raised.value)
+
+
+def test_a_full_disk_is_reported_against_the_target_and_leaves_nothing(tmp_path):
+    with pytest.raises(OSError) as raised:
+        with atomic_output(tmp_path / "out.npz") as temporary:
+            temporary.write_bytes(b"half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to a full disk fails
+    assert str(raised.value) == f"cannot write {tmp_path / 'out.npz'}: {os.strerror(errno.ENOSPC)}"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_remove_partial_files_finds_leftovers_of_interrupted_writes_only(tmp_path):
