@@ -134,7 +134,7 @@ def _prepare_folder(out_dir, resume, overwrite):
         _remove_old_snapshots(out_dir)
     leftovers = remove_partial_files(out_dir)
     if leftovers:
-        print(f"Removed {leftovers} temporary files that interrupted writes left in {out_dir}")
+        print(f"Removed the temporary files that interrupted writes left in {out_dir} ({leftovers})")
 
 
 def _last_checkpoint(trainer):
