@@ -220,8 +220,9 @@ class GANTrainer:
             where = "this model has no" if unmatched[0] in stored else "it lacks"
             raise CheckpointError(f"{path}: its {unmatched[0].split('/')[0]} does not match this model ({where} {unmatched[0]})")
         for name, variable in variables.items():
-            if stored[name].shape != tuple(variable.shape):
-                raise CheckpointError(f"{path}: its {name} is shaped {stored[name].shape}, this model's {tuple(variable.shape)}")
+            value = stored[name]
+            if value.shape != tuple(variable.shape) or value.dtype.kind not in "biuf":
+                raise CheckpointError(f"{path}: its {name} is {value.dtype} shaped {value.shape}, this model's {tuple(variable.shape)}")
         for name, variable in variables.items():
             variable.assign(stored[name])
         self.step, self.total_steps, self.history = state["step"], state["total_steps"], state["history"]

@@ -62,7 +62,9 @@ CRAFTED = {
     "a missing weight": (dict(change_arrays=lambda a: _without(a, "generator/1")),
                          "its generator does not match this model (it lacks generator/1)"),
     "a weight of another shape": (dict(change_arrays=lambda a: {**a, "discriminator/0": np.zeros((3, 3), np.float32)}),
-                                  "its discriminator/0 is shaped (3, 3), this model's (784, 8)"),
+                                  "its discriminator/0 is float32 shaped (3, 3), this model's (784, 8)"),
+    "a weight of text": (dict(change_arrays=lambda a: {**a, "generator/0": np.full(a["generator/0"].shape, "x")}),
+                         "its generator/0 is <U1 shaped (8, 8), this model's (8, 8)"),
     "no state": (dict(change_arrays=lambda a: _without(a, "state")), "not a ganutils checkpoint (no readable state in it)"),
 }
 
