@@ -112,7 +112,7 @@ class GANTrainer:
         return rng.standard_normal((batch_size, self.config.latent_dim), dtype=np.float32)
 
     def train_step(self, real_images, labels=None, epoch=1):
-        """One GAN step (D's update, G's, then the average of G); returns the step's record."""
+        """One GAN step (D's update, G's, then the average of G); returns its record, or raises `DivergedError` on a NaN loss."""
         real_images = np.asarray(real_images, np.float32)
         batch_size = len(real_images)
         labels = np.zeros(batch_size, np.int32) if labels is None else np.asarray(labels, np.int32)
