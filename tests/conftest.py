@@ -7,17 +7,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
-from mnist_files import fake_digits, write_idx  # noqa: E402
+from mnist_files import write_idx_folder  # noqa: E402
 
 
 @pytest.fixture
 def idx_dir(tmp_path):
     """A directory with train (64 images) and test (32 images) IDX files."""
-    for prefix, count in (("train", 64), ("t10k", 32)):
-        images, labels = fake_digits(count, seed=count)
-        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return tmp_path
+    return write_idx_folder(tmp_path)
 
 
 @pytest.fixture(autouse=True)

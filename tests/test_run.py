@@ -6,11 +6,13 @@ Keras again.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from mnist_files import write_idx_folder
 from one_line import one_line_error
 
 from ganutils.config import TrainConfig
@@ -35,6 +37,20 @@ def _checkpoint_state(path):
         return json.loads(archive["state"].tobytes())
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """An 8-step run, trained once for the tests that start from one."""
+    out = tmp_path_factory.mktemp("runs") / "run"
+    _train(out, write_idx_folder(tmp_path_factory.mktemp("data")))
+    return out
+
+
+@pytest.fixture
+def run_folder(finished_run, tmp_path):
+    """A copy of `finished_run` for one test to change."""
+    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+
+
 @pytest.fixture
 def poison_from(monkeypatch):
     """Make every training step from a given one on see NaN images, as a diverging run would."""
@@ -52,9 +68,8 @@ def poison_from(monkeypatch):
     return poison
 
 
-def test_a_folder_holding_a_run_is_refused_and_a_failed_overwrite_changes_nothing(idx_dir, tmp_path):
-    out = tmp_path / "run"
-    _train(out, idx_dir)
+def test_a_folder_holding_a_run_is_refused_and_a_failed_overwrite_changes_nothing(idx_dir, run_folder):
+    out = run_folder
     before = _state(out)
     with pytest.raises(RunError, match=rf"{out} holds a training run already: continue it with --resume, or replace it with --overwrite"):
         _train(out, idx_dir)
@@ -122,9 +137,8 @@ def test_an_interrupted_session_counts_to_its_checkpoint_and_its_leftovers_go(id
     assert not any(leftover.exists() for leftover in leftovers)
 
 
-def test_resume_refuses_settings_that_differ_from_the_checkpoint(idx_dir, tmp_path, run_cli):
-    out = tmp_path / "run"
-    _train(out, idx_dir)
+def test_resume_refuses_settings_that_differ_from_the_checkpoint(idx_dir, run_folder, run_cli):
+    out = run_folder
     before = _state(out)
     status, _, stderr = run_cli("train", "gan", "--resume", "--batch-size", 64, "--learning-rate", 0.5, "--seed", 0,
                                 "--data-dir", idx_dir, "--out", out)
@@ -140,9 +154,8 @@ def test_resume_refuses_settings_that_differ_from_the_checkpoint(idx_dir, tmp_pa
     assert "Resuming from step 8" in stdout and json.loads((out / "run.json").read_text())["steps"] == 10
 
 
-def test_a_damaged_checkpoint_is_one_line_naming_it(idx_dir, tmp_path, run_cli):
-    out = tmp_path / "run"
-    _train(out, idx_dir)
+def test_a_damaged_checkpoint_is_one_line_naming_it(idx_dir, run_folder, run_cli):
+    out = run_folder
     with np.load(out / "checkpoint.npz") as archive:
         arrays = dict(archive)
     arrays["state"] = np.frombuffer(b'["a list"]', np.uint8)
