@@ -23,7 +23,8 @@ $(TEST_INSTALLED): $(INSTALLED)
 	touch $@
 
 demo: $(INSTALLED)
-	$(VENV)/bin/python -m ganutils train cdcgan --steps 3000 --seed 0 --out runs/cdcgan
+	@echo "make demo: training into runs/cdcgan, replacing the run it holds (an earlier demo's, or any other)"
+	$(VENV)/bin/python -m ganutils train cdcgan --steps 3000 --seed 0 --out runs/cdcgan --overwrite
 
 test: $(TEST_INSTALLED)
 	KERAS_BACKEND=tensorflow $(VENV)/bin/python -m pytest $(NBVAL)

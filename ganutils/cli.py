@@ -7,13 +7,27 @@ one line. `train`'s options are `ganutils.config.TrainConfig`'s fields, with its
 
 import argparse
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from ganutils.config import DATASETS, DEFAULT_STEPS, FAMILIES, GENERATOR_LOSSES, ConfigError, TrainConfig, settings
+from ganutils.config import (
+    DATASETS,
+    DEFAULT_STEPS,
+    FAMILIES,
+    GENERATOR_LOSSES,
+    ConfigError,
+    TrainConfig,
+    option_name,
+    setting_type,
+    settings,
+)
 
 SAMPLE_FORMATS = (".npz", ".png")
 CHOICES = {"family": FAMILIES, "data": DATASETS, "generator_loss": GENERATOR_LOSSES}
+MAX_SAMPLES = 100_000  # images `sample` and `evaluate` draw at most: 314 MB as float32
+MAX_GRID_IMAGES = 10_000  # images in a .png grid at most: about 400 MB of memory while it is drawn
 
 
 class CommandLineError(Exception):
@@ -43,33 +57,42 @@ def _digit(text):
     return int(text)
 
 
-def _flag(setting_name):
-    return "--" + setting_name.replace("_", "-")
+def _sample_count(text):
+    value = _positive_int(text)
+    if value > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SAMPLES:,} images, got {value:,}")
+    return value
 
 
 def _add_config_options(parser):
-    """One option per `TrainConfig` setting (the family is the `model` argument), with its default and help."""
+    """One option per `TrainConfig` setting (the family is the `model` argument), with its default and help.
+
+    An option not given is left out of the parsed arguments, so that `given_settings` tells which were.
+    """
     for setting in settings():
         if setting.name == "family":
             continue
         help = setting.metadata["help"]
         if setting.default is False:
-            parser.add_argument(_flag(setting.name), action="store_true", help=help)
+            parser.add_argument(option_name(setting.name), action="store_true", default=argparse.SUPPRESS, help=help)
             continue
         if setting.default is not None:
             help += f" (default {setting.default})"
-        value_type = float if setting.default is None else type(setting.default)
-        parser.add_argument(_flag(setting.name), type=value_type, default=setting.default,
+        parser.add_argument(option_name(setting.name), type=setting_type(setting), default=argparse.SUPPRESS,
                             choices=CHOICES.get(setting.name), help=help)
+
+
+def given_settings(args):
+    """The `TrainConfig` settings given on the command line, by name."""
+    return {setting.name: getattr(args, setting.name) for setting in settings() if hasattr(args, setting.name)}
 
 
 def _train_config(args):
     """The run's `TrainConfig` from the parsed options; a setting out of range is the user's error."""
-    values = {setting.name: getattr(args, setting.name) for setting in settings() if setting.name != "family"}
     try:
-        return TrainConfig(family=args.model, **values)
+        return TrainConfig(family=args.model, **given_settings(args))
     except ConfigError as error:
-        raise CommandLineError(f"{_flag(error.setting)} {error.message}") from None
+        raise CommandLineError(f"{option_name(error.setting)} {error.message}") from None
 
 
 def build_parser():
@@ -85,13 +108,16 @@ def build_parser():
     _add_config_options(train)
     train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    start = train.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    start.add_argument("--overwrite", action="store_true", help="replace the run that --out holds, if any")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
     sample.add_argument("generator", help="a generator saved as .keras (e.g. runs/cdcgan/generator.keras)")
-    sample.add_argument("--n", type=_positive_int, required=True, help="number of images")
+    sample.add_argument("--n", type=_sample_count, required=True,
+                        help=f"number of images (at most {MAX_SAMPLES:,}; {MAX_GRID_IMAGES:,} in a .png grid)")
     sample.add_argument("--label", type=_digit, help="digit to draw (conditional models only)")
     sample.add_argument("--seed", type=int, default=0, help="random seed for the noise (default 0)")
     sample.add_argument("--out", required=True, help="output file: .npz (arrays) or .png (a grid)")
@@ -99,7 +125,7 @@ def build_parser():
 
     evaluate = commands.add_parser("evaluate", help="measure a generator's samples against real digits")
     evaluate.add_argument("generator", help="a generator saved as .keras (e.g. trained_models/cdcgan.keras)")
-    evaluate.add_argument("--n", type=_positive_int, default=1000, help="samples, and real digits (default 1000)")
+    evaluate.add_argument("--n", type=_sample_count, default=1000, help="samples, and real digits (default 1000)")
     evaluate.add_argument("--seed", type=int, default=0, help="random seed for noise and real digits (default 0)")
     evaluate.add_argument("--data-dir", help="directory with the real MNIST training digits (mnist.npz or IDX)")
     evaluate.add_argument("--json", help="also write the figures to this .json file")
@@ -142,22 +168,27 @@ def _import_backend_quietly():
 
 
 def _train(args):
+    from ganutils.run_folder import check_run_folder
+
     out_dir = Path(args.out or Path("runs") / args.model)
     _check_output_dir(out_dir)
     _check_data_dir(args.data_dir)
     config = _train_config(args)
+    check_run_folder(out_dir, resume=args.resume, overwrite=args.overwrite)
     _import_backend_quietly()
     from ganutils.run import train_run
 
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
-    train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume,
-              data_dir=args.data_dir, verbose=0 if args.quiet else 1)
+    train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume, overwrite=args.overwrite,
+              data_dir=args.data_dir, verbose=0 if args.quiet else 1, given=tuple(given_settings(args)))
 
 
 def _sample(args):
     from ganutils.files import check_model_file
 
     _check_output_file(args.out)
+    if Path(args.out).suffix.lower() == ".png" and args.n > MAX_GRID_IMAGES:
+        raise CommandLineError(f"--n: a .png grid holds at most {MAX_GRID_IMAGES:,} images, got {args.n:,}; write .npz for more")
     check_model_file(args.generator)
     _import_backend_quietly()
     from ganutils.models import is_conditional
@@ -166,7 +197,8 @@ def _sample(args):
     generator = load_generator(args.generator)
     if args.label is not None and not is_conditional(generator):
         raise CommandLineError(f"{args.generator} is an unconditional generator: it takes no --label")
-    images, labels = sample_images(generator, args.n, label=args.label, seed=args.seed)
+    with _blaming(args.generator):
+        images, labels = sample_images(generator, args.n, label=args.label, seed=args.seed)
     _write_samples(Path(args.out), images, labels)
     print(f"Wrote {args.n} images to {args.out}")
 
@@ -187,13 +219,26 @@ def _evaluate(args):
 
     generator = load_generator(args.generator)
     real = load_mnist("train", data_dir=args.data_dir, verbose=False)
-    results = evaluate_generator(generator, n=args.n, seed=args.seed, real=real)
+    with _blaming(args.generator):
+        results = evaluate_generator(generator, n=args.n, seed=args.seed, real=real)
     info = judge_info()
     print(f"judge: CNN trained on {info['trained_on']}, {info['held_out_accuracy']:.1%} accurate on {info['held_out']}")
     print(f"generated: {args.n:,} samples from {args.generator}; real: {args.n:,} digits from {real.source}")
     print(format_report(results))
     if args.json:
         write_json(args.json, {"generator": str(args.generator), "judge": info, **results})
+
+
+@contextmanager
+def _blaming(generator_path):
+    """Report a generator that draws NaN or infinite pixels as a fault of its file."""
+    from ganutils.files import ModelFileError
+    from ganutils.sampling import NonFiniteImagesError
+
+    try:
+        yield
+    except NonFiniteImagesError as error:
+        raise ModelFileError(f"{generator_path}: {error}") from None
 
 
 def _write_samples(path, images, labels):
@@ -212,8 +257,14 @@ def _write_samples(path, images, labels):
             np.savez(stream, **arrays)
 
 
+def _interrupt(signal_number, frame):
+    """Stop on SIGTERM as on Ctrl-C, so that a run's lock and temporary files are cleaned up."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     """Run the command line; returns the exit status."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         args = build_parser().parse_args(argv)
         args.handler(args)

@@ -19,6 +19,7 @@ MAX_SEED = 2**32 - 1
 # accuracy in 700 steps where the DCGAN paper's 2e-4 needed 2,400; the MLP cGAN at 1e-3 never
 # passed 62% and fell back to 43% by step 10,000 (89% at 2e-4), so the MLP models keep 2e-4.
 DEFAULT_LEARNING_RATES = {"gan": 2e-4, "cgan": 2e-4, "dcgan": 1e-3, "cdcgan": 1e-3}
+TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
 class ConfigError(ValueError):
@@ -54,11 +55,21 @@ class TrainConfig:
     clusters: int = _setting(0, "gan and dcgan: train on this many k-means clusters of the images as labels (self-conditioning); 0: off")
 
     def __post_init__(self):
+        self._check_types()
         if self.learning_rate is None and self.family in DEFAULT_LEARNING_RATES:
             self.learning_rate = DEFAULT_LEARNING_RATES[self.family]
         for setting, fine, message in self._checks():
             if not fine:
                 raise ConfigError(setting, message)
+
+    def _check_types(self):
+        """Refuse a value of the wrong type, before `_checks` compares it with its range."""
+        for setting in settings():
+            value = getattr(self, setting.name)
+            if value is None and setting.default is None:  # the learning rate: the family's default
+                continue
+            if not is_of_type(value, setting_type(setting)):
+                raise ConfigError(setting.name, f"must be {TYPE_NAMES[setting_type(setting)]}, got {value!r}")
 
     def _checks(self):
         """(setting, whether it is fine, what is wrong otherwise) for every setting."""
@@ -67,7 +78,8 @@ class TrainConfig:
             ("data", self.data in DATASETS, f"choose one of {', '.join(DATASETS)}, got {self.data!r}"),
             ("batch_size", self.batch_size >= 1, f"must be positive, got {self.batch_size}"),
             ("latent_dim", self.latent_dim >= 1, f"must be positive, got {self.latent_dim}"),
-            ("learning_rate", 0 < self.learning_rate < 1, f"must be between 0 and 1, got {self.learning_rate}"),
+            ("learning_rate", self.learning_rate is not None and 0 < self.learning_rate < 1,
+             f"must be between 0 and 1, got {self.learning_rate}"),
             ("beta_1", 0 <= self.beta_1 < 1, f"must be in [0, 1), got {self.beta_1}"),
             ("label_smoothing", 0 <= self.label_smoothing < 0.5, f"must be in [0, 0.5), got {self.label_smoothing}"),
             ("generator_loss", self.generator_loss in GENERATOR_LOSSES,
@@ -84,7 +96,37 @@ class TrainConfig:
         """The settings as a plain dict, as checkpoints and run.json store them."""
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, values):
+        """The config that `as_dict` gave `values`: every setting, and nothing else, with checked values."""
+        if not isinstance(values, dict):
+            raise ConfigError("config", f"must be a dict of settings, got {type(values).__name__}")
+        names = [setting.name for setting in settings()]
+        unknown, missing = sorted(set(values) - set(names)), [name for name in names if name not in values]
+        if unknown:
+            raise ConfigError(unknown[0], "is not a setting of this version of ganutils")
+        if missing:
+            raise ConfigError(missing[0], "is missing")
+        return cls(**values)
+
 
 def settings():
     """The fields of `TrainConfig`, with their defaults and help texts, in order."""
     return dataclasses.fields(TrainConfig)
+
+
+def setting_type(setting):
+    """The type of a setting's values: its default's (float for the learning rate, whose default is None)."""
+    return float if setting.default is None else type(setting.default)
+
+
+def option_name(setting_name):
+    """The command line's option for a setting: `batch_size` is `--batch-size`."""
+    return "--" + setting_name.replace("_", "-")
+
+
+def is_of_type(value, kind):
+    """Whether `value` is of type `kind` as JSON or a setting means it: a whole number is a number, True and False are neither."""
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, (int, float) if kind is float else kind)

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import numpy as np
 
 DATASETS = ("mnist", "fashion_mnist")
+NUM_CLASSES = 10  # both datasets label their images 0-9
+IMAGE_SHAPE = (28, 28, 1)
 SPLITS = ("train", "test")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -154,14 +156,26 @@ def _has_idx_files(directory, split):
 
 
 def _load_idx_pair(directory, split):
-    """Read a split's image and label IDX files and check that they agree."""
+    """Read a split's image and label IDX files and check them (`check_digits`)."""
     image_path, label_path = (directory / filename for filename in IDX_FILES[split])
     images, labels = read_idx(image_path), read_idx(label_path)
-    if images.ndim != 3 or labels.ndim != 1:
-        raise DataError(f"{image_path}: expected 3-D images and 1-D labels")
-    if len(images) != len(labels):
-        raise DataError(f"{label_path}: {len(labels)} labels for {len(images)} images")
+    check_digits(images, labels, image_path, label_path)
     return images, labels
+
+
+def check_digits(images, labels, image_path, label_path):
+    """Refuse anything but finite 28x28 images with one label from 0 to 9 each, naming the file at fault."""
+    if images.dtype.kind not in "uif" or images.shape[1:] not in (IMAGE_SHAPE, IMAGE_SHAPE[:2]):
+        raise DataError(f"{image_path}: images of {images.dtype} shaped {images.shape}; expected numbers shaped (N, 28, 28)")
+    if labels.dtype.kind not in "uif" or labels.ndim != 1:
+        raise DataError(f"{label_path}: labels of {labels.dtype} shaped {labels.shape}; expected whole numbers shaped (N,)")
+    if len(labels) != len(images):
+        raise DataError(f"{label_path}: {len(labels):,} labels for {len(images):,} images")
+    if not np.isfinite(images).all():
+        raise DataError(f"{image_path}: the images hold NaN or infinite values")
+    wrong = np.flatnonzero(~np.isin(labels, np.arange(NUM_CLASSES)))
+    if len(wrong):
+        raise DataError(f"{label_path}: label {labels[wrong[0]]} at index {wrong[0]:,}; labels are digits from 0 to {NUM_CLASSES - 1}")
 
 
 def read_idx(path):
@@ -184,18 +198,24 @@ def read_idx(path):
 
 
 def _load_npz(path, split):
-    """Read one split from a Keras-style `mnist.npz`."""
+    """Read one split from a Keras-style `mnist.npz` and check it (`check_digits`)."""
     image_key, label_key = NPZ_KEYS[split]
+    if not zipfile.is_zipfile(path):  # numpy would take it for a pickle, and suggest loading it as one
+        raise DataError(f"{path}: unreadable npz file (not a zip archive of NumPy arrays)")
     try:
         with np.load(path) as archive:
-            return archive[image_key], archive[label_key]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            images, labels = archive[image_key], archive[label_key]
+    except ValueError:  # a damaged array, or an array of Python objects, which numpy loads only as a pickle
+        raise DataError(f"{path}: unreadable npz file (an array in it is damaged or not numbers)") from None
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: unreadable npz file ({_first_line(error)})") from None
+    check_digits(images, labels, path, path)
+    return images, labels
 
 
 def _scale_images(images):
     """Pixel values 0..255 to float32 in [-1, 1], with a channel axis."""
-    images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
+    images = np.asarray(images, dtype=np.float32).reshape(-1, *IMAGE_SHAPE)
     return images / 127.5 - 1.0
 
 

@@ -32,9 +32,7 @@ import keras
 from keras import layers, ops
 
 from ganutils.config import CLUSTERED_TWINS, FAMILIES, LATENT_DIM
-
-NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28, 1)
+from ganutils.data import IMAGE_SHAPE, NUM_CLASSES
 LEAKY_SLOPE = 0.2
 INIT_STDDEV = 0.02
 DCGAN_HIDDEN_UNITS = 100  # width of the unconditional DCGAN generator's dense layer between noise and 7x7 map

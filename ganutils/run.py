@@ -1,60 +1,69 @@
 """The end-to-end job behind `ganutils train`: train with checkpoints, then write every output."""
 
-import json
-import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from ganutils.config import option_name
 from ganutils.data import cluster_images, cluster_shares, load_dataset
-from ganutils.files import atomic_output, write_json
+from ganutils.files import atomic_output, remove_partial_files, write_json
 from ganutils.models import build_models, with_cluster_code
 from ganutils.plotting import StepSnapshots, plot_history, save_evaluation_images, save_training_gif
-from ganutils.config import TrainConfig
+from ganutils.run_folder import CHECKPOINT, RUN_SUMMARY, RunError, check_run_folder, locked
+from ganutils.sampling import NonFiniteImagesError
 from ganutils.training import (
-    CheckpointError,
+    DivergedError,
     GANTrainer,
+    planned_steps,
     prepare_run,
     read_checkpoint_state,
     save_history,
     training_device,
 )
 
-CHECKPOINT = "checkpoint.npz"
 SNAPSHOTS = "snapshots"
+EVALUATION_IMAGES = "evaluation_images"
+OUTPUTS = ("generator.keras", "discriminator.keras", "history.csv", "history.json", "losses.png", "training.gif",
+           RUN_SUMMARY, CHECKPOINT)  # the files of a run that `overwrite` removes, besides its pictures
 
 
-class RunError(ValueError):
-    """A training run cannot start as asked (for example, nothing to resume)."""
+def resumed_config(out_dir, config, given=()):
+    """The config and step target saved in `out_dir`'s checkpoint, checked against `config`.
 
-
-def resumed_config(out_dir, family):
-    """The config and step target saved in `out_dir`'s checkpoint, checked against `family`."""
+    The family must match, and so must each setting named in `given` (those the user set).
+    """
     checkpoint = Path(out_dir) / CHECKPOINT
-    if not checkpoint.exists():
-        raise RunError(f"{out_dir}: no {CHECKPOINT} to resume from")
-    try:
-        state = read_checkpoint_state(checkpoint)
-    except CheckpointError:
-        raise
-    except Exception as error:  # numpy raises several types for a damaged archive.
-        raise RunError(f"{checkpoint}: unreadable checkpoint ({type(error).__name__})") from None
-    config = TrainConfig(**state["config"])
-    if config.family != family:
-        raise RunError(f"{checkpoint} belongs to a {config.family} run, not {family}")
-    return config, state["total_steps"]
+    state = read_checkpoint_state(checkpoint)
+    saved = state["config"]
+    if saved.family != config.family:
+        raise RunError(f"{checkpoint} belongs to a {saved.family} run, not {config.family}")
+    differing = [name for name in given if getattr(config, name) != getattr(saved, name)]
+    if differing:
+        listed = ", ".join(f"{option_name(name)} {getattr(config, name)} (checkpoint: {getattr(saved, name)})" for name in differing)
+        raise RunError(f"{checkpoint}: --resume continues with the checkpoint's settings, and these differ: {listed}; "
+                       "drop them, or start afresh with --overwrite")
+    return saved, state["total_steps"]
 
 
-def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=None, verbose=1):
+def train_run(config, out_dir, steps=None, epochs=None, resume=False, overwrite=False, data_dir=None, verbose=1, given=()):
     """Train `config.family` into `out_dir`, checkpointing each epoch; returns the trainer.
 
-    With `resume`, the config, weights, optimizer states, history and step count come from
-    the checkpoint in `out_dir`, and training continues to `steps` (or the saved target).
+    A folder that holds a run is refused unless `resume` or `overwrite` is asked. With `resume`,
+    the config, weights, optimizer states, history, step count and time so far come from the
+    checkpoint in `out_dir` (settings named in `given` must agree with it), and training
+    continues to `steps` (or the saved target); `overwrite` replaces the run. The folder is
+    locked while the run lasts, and nothing in it changes before every check has passed.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with locked(out_dir):
+        check_run_folder(out_dir, resume, overwrite)
+        return _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, verbose, given)
+
+
+def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, verbose, given):
+    """`train_run` once the folder is locked and checked."""
     if resume:
-        config, saved_total = resumed_config(out_dir, config.family)
+        config, saved_total = resumed_config(out_dir, config, given)
         if steps is None and epochs is None:
             steps = saved_total
     prepare_run(config)
@@ -63,25 +72,29 @@ def train_run(config, out_dir, steps=None, epochs=None, resume=False, data_dir=N
     labels, generator = training_labels_and_generator(trainer, digits)
     if resume:
         trainer.restore_checkpoint(out_dir / CHECKPOINT)
+    planned_steps(steps, epochs, len(digits.images) // config.batch_size)  # refuses a batch larger than the data
+    _prepare_folder(out_dir, resume, overwrite)
+    if resume:
         print(f"Resuming from step {trainer.step} of {out_dir / CHECKPOINT}")
-    else:
-        _remove_old_snapshots(out_dir)
     print(f"Training {config.family} on {training_device()}, batch size {config.batch_size}")
-    started, first_step = time.time(), trainer.step
-    trainer.fit(
-        digits.images,
-        labels,
-        steps=steps,
-        epochs=epochs,
-        verbose=verbose,
-        on_epoch_end=_checkpoint_writer(out_dir),
-        on_step_end=_snapshot_writer(out_dir, generator),
-    )
-    seconds = time.time() - started
+    first_step, earlier_seconds = trainer.step, trainer.seconds
+    try:
+        trainer.fit(
+            digits.images,
+            labels,
+            steps=steps,
+            epochs=epochs,
+            verbose=verbose,
+            on_epoch_end=_checkpoint_writer(out_dir),
+            on_step_end=_snapshot_writer(out_dir, generator),
+        )
+    except (DivergedError, NonFiniteImagesError) as error:  # a NaN loss, or NaN weights met in a snapshot or checkpoint
+        raise RunError(f"{error}; {_last_checkpoint(trainer)}") from None
+    seconds = trainer.seconds - earlier_seconds
     summary = {
         "family": config.family,
         "steps": trainer.step,
-        "seconds": round(seconds + (_earlier_seconds(out_dir) if resume else 0.0), 1),
+        "seconds": round(trainer.seconds, 1),
         "steps_this_session": trainer.step - first_step,
         "seconds_this_session": round(seconds, 1),
         "device": training_device(),
@@ -111,13 +124,26 @@ def training_labels_and_generator(trainer, digits):
     return cluster_of_image, with_cluster_code(trainer.sampling_generator, shares)
 
 
-def _earlier_seconds(out_dir):
-    """Training seconds of the sessions before a resumed one, from the run.json they left."""
-    path = Path(out_dir) / "run.json"
-    if not path.exists():
-        return 0.0
-    earlier = json.loads(path.read_text())
-    return earlier.get("seconds", earlier["seconds_this_session"])  # run.json files from before "seconds"
+def _prepare_folder(out_dir, resume, overwrite):
+    """Clear what an earlier run or interrupted writes left in the folder, as far as this run needs."""
+    if overwrite:
+        for name in OUTPUTS:
+            (out_dir / name).unlink(missing_ok=True)
+        for picture in (out_dir / EVALUATION_IMAGES).glob("*.png"):
+            picture.unlink()
+    if not resume:
+        _remove_old_snapshots(out_dir)
+    leftovers = remove_partial_files(out_dir)
+    if leftovers:
+        print(f"Removed the temporary files that interrupted writes left in {out_dir} ({leftovers})")
+
+
+def _last_checkpoint(trainer):
+    """Where a stopped run can be taken up again, in words."""
+    if trainer.last_checkpoint is None:
+        return "no checkpoint was saved before it; nothing was saved as a model"
+    path, step = trainer.last_checkpoint
+    return f"the last good checkpoint is {path} (step {step}); nothing was saved as a model"
 
 
 def _remove_old_snapshots(out_dir):
@@ -149,6 +175,6 @@ def write_outputs(trainer, generator, out_dir, summary):
             model.save(temporary)
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
-    save_evaluation_images(generator, out_dir / "evaluation_images")
+    save_evaluation_images(generator, out_dir / EVALUATION_IMAGES)
     save_training_gif(sorted((out_dir / SNAPSHOTS).glob("step_*.png")), out_dir / "training.gif")
-    write_json(out_dir / "run.json", summary)
+    write_json(out_dir / RUN_SUMMARY, summary)

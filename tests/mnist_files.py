@@ -18,3 +18,12 @@ def fake_digits(count, seed=0):
     """Random 28x28 uint8 images and labels 0-9 in turn."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), np.arange(count, dtype=np.uint8) % 10
+
+
+def write_idx_folder(folder):
+    """Train (64 images) and test (32 images) IDX files in `folder`, as the `idx_dir` fixture has them."""
+    for prefix, count in (("train", 64), ("t10k", 32)):
+        images, labels = fake_digits(count, seed=count)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,7 +15,9 @@ from ganutils import cli
 from ganutils.models import build_dcgan_generator, build_mlp_generator
 from ganutils.sampling import load_generator, sample_images
 
-QUIET_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+REPOSITORY = Path(__file__).resolve().parents[1]
+# PYTHONPATH: the processes run this checkout's ganutils from any folder, not a copy installed elsewhere
+QUIET_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPOSITORY)}
 
 
 def ganutils(*args, cwd=None, backend=None):
@@ -166,6 +169,12 @@ def test_a_generator_saved_on_this_backend_samples_the_same_on_another(generator
         (["evaluate", "G.keras", "--json", "no/such/dir/out.json"], ["does not exist"]),
         (["evaluate", "missing.keras"], ["missing.keras: no such model file"]),
         (["evaluate", "G.keras", "--n", "100000"], ["only 5,000 real digits"]),
+        (["sample", "G.keras", "--n", "1e9", "--out", "x.npz"], ["positive whole number, got '1e9'"]),
+        (["sample", "G.keras", "--n", "1000000000", "--out", "x.npz"], ["at most 100,000 images, got 1,000,000,000"]),
+        (["sample", "G.keras", "--n", "20000", "--out", "x.png"], ["a .png grid holds at most 10,000 images, got 20,000"]),
+        (["evaluate", "G.keras", "--n", "100001"], ["at most 100,000 images, got 100,001"]),
+        (["train", "gan", "--resume", "--overwrite"], ["argument --overwrite: not allowed with argument --resume"]),
+        (["train", "gan", "--seed", "-1", "--out", "new"], ["--seed must be from 0 to 4294967295, got -1"]),
     ],
 )
 def test_bad_input_is_one_line_with_no_output(args, fragments, generators, tmp_path):
@@ -173,6 +182,33 @@ def test_bad_input_is_one_line_with_no_output(args, fragments, generators, tmp_p
     before = sorted(tmp_path.rglob("*"))
     assert_one_line_error(ganutils(*args, cwd=tmp_path), *fragments)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def ganutils_without_keras(*args, cwd=None):
+    """Run the command line in a fresh process that fails if it imported Keras: for the checks made before it loads."""
+    script = "import sys; from ganutils.cli import main; status = main(sys.argv[1:]); assert 'keras' not in sys.modules; sys.exit(status)"
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, env=QUIET_ENV, cwd=cwd)
+
+
+def test_train_refuses_a_folder_holding_a_run_or_in_use_before_keras_loads(tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"an earlier run")
+    result = ganutils_without_keras("train", "gan", "--out", tmp_path)
+    assert_one_line_error(result, f"{tmp_path} holds a training run already: continue it with --resume, or replace it with --overwrite")
+    (tmp_path / "ganutils.lock").write_text(f"{os.getpid()}\n")  # this test's process: alive, and not the command's
+    result = ganutils_without_keras("train", "gan", "--out", tmp_path, "--overwrite")
+    assert_one_line_error(result, f"{tmp_path} is in use by another training run (process {os.getpid()})")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "ganutils.lock"]
+    assert (tmp_path / "checkpoint.npz").read_bytes() == b"an earlier run"
+
+
+def test_a_model_file_that_unpacks_too_large_is_refused_before_keras_loads(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "bomb.keras", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", b" " * 50_000_000)
+    result = ganutils_without_keras("sample", tmp_path / "bomb.keras", "--n", 4, "--out", tmp_path / "x.npz")
+    assert_one_line_error(result, f"{tmp_path / 'bomb.keras'}: its config.json unpacks to 50,000,000 bytes")
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_evaluate_prints_generated_and_real_figures_and_writes_json(generators, tmp_path):

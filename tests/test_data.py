@@ -149,3 +149,42 @@ def test_cluster_images_finds_groups_without_labels():
     np.testing.assert_allclose(sorted(cluster_shares(clusters, 2)), [0.4, 0.6])
     with pytest.raises(ValueError, match="from 2 to the 50 images"):
         cluster_images(dark.repeat(2, axis=0)[:50], 1)
+
+
+def _write_npz(folder, images, labels):
+    np.savez(folder / "mnist.npz", x_train=images, y_train=labels, x_test=images, y_test=labels)
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((2000, 28, 28), np.uint8), np.zeros(100, np.uint8), "100 labels for 2,000 images"),
+        (np.zeros((20, 10, 10), np.uint8), np.zeros(20, np.uint8), "shaped (20, 10, 10); expected numbers shaped (N, 28, 28)"),
+        (np.full((20, 28, 28), np.nan, np.float32), np.zeros(20, np.uint8), "the images hold NaN or infinite values"),
+        (np.full((20, 28, 28), np.inf, np.float64), np.zeros(20, np.uint8), "the images hold NaN or infinite values"),
+        (np.zeros((20, 28, 28), np.uint8), np.full(20, 12), "label 12 at index 0; labels are digits from 0 to 9"),
+        (np.zeros((20, 28, 28), np.uint8), np.full(20, 2.5), "label 2.5 at index 0"),
+        (np.zeros((20, 28, 28), np.uint8), np.zeros((20, 1), np.uint8), "labels of uint8 shaped (20, 1)"),
+    ],
+)
+def test_npz_with_wrong_contents_is_refused_naming_the_file(tmp_path, images, labels, message):
+    _write_npz(tmp_path, images, labels)
+    with pytest.raises(DataError) as raised:
+        load_mnist(data_dir=tmp_path, verbose=False)
+    assert str(raised.value).startswith(f"{tmp_path / 'mnist.npz'}: ")
+    assert message in str(raised.value)
+
+
+def test_idx_label_outside_0_to_9_is_found_when_loading(idx_dir):
+    labels = np.arange(64, dtype=np.uint8) % 10
+    labels[37] = 200
+    write_idx(idx_dir / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: label 200 at index 37; labels are digits"):
+        load_mnist(data_dir=idx_dir, verbose=False)
+
+
+def test_random_bytes_npz_is_not_taken_for_a_pickle(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(np.random.default_rng(0).bytes(4000))
+    with pytest.raises(DataError, match=r"mnist.npz: unreadable npz file \(not a zip archive") as raised:
+        load_mnist(data_dir=tmp_path, verbose=False)
+    assert "pickle" not in str(raised.value)

@@ -1,0 +1,110 @@
+"""A training run's output folder, without Keras: whether it holds a run, and its lock.
+
+A folder holds a run once it holds a checkpoint or a `run.json`. `train` refuses such a folder
+unless told to resume the run or to overwrite it. While a run trains, the folder's lock file
+holds the run's process id, so that a second run into the folder is refused; a lock whose
+process has died (killed, or its machine restarted) is taken over.
+"""
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+CHECKPOINT = "checkpoint.npz"
+RUN_SUMMARY = "run.json"
+LOCK = "ganutils.lock"
+
+
+class RunError(ValueError):
+    """A training run cannot start as asked (for example, nothing to resume)."""
+
+
+def holds_a_run(out_dir):
+    """Whether `out_dir` holds a checkpoint or a finished run's summary."""
+    return any((Path(out_dir) / name).exists() for name in (CHECKPOINT, RUN_SUMMARY))
+
+
+def check_run_folder(out_dir, resume=False, overwrite=False):
+    """Refuse to train into `out_dir` if another run holds it, or if it holds a run and neither `resume` nor `overwrite` is asked."""
+    out_dir = Path(out_dir)
+    if resume and overwrite:
+        raise RunError("resume a run or overwrite it, not both")
+    if resume and not (out_dir / CHECKPOINT).exists():
+        raise RunError(f"{out_dir}: no {CHECKPOINT} to resume from")
+    if not (resume or overwrite) and holds_a_run(out_dir):
+        raise RunError(f"{out_dir} holds a training run already: continue it with --resume, or replace it with --overwrite")
+    lock = out_dir / LOCK
+    if lock.exists() and _held_by_another_process(_lock_owner(lock)):
+        raise RunError(_in_use(lock))
+
+
+@contextmanager
+def locked(out_dir):
+    """Create `out_dir` if needed and hold its lock while the block runs; an emptied new folder goes too."""
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = out_dir / LOCK
+    _take_lock(lock)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
+
+def _take_lock(lock):
+    """Create the lock file, or take it over from a process that no longer runs; refuse if another one does."""
+    if _create_lock(lock):
+        return
+    owner = _lock_owner(lock)
+    if _held_by_another_process(owner):
+        raise RunError(_in_use(lock))
+    print(f"Taking over {lock}: process {owner}, which wrote it, no longer runs")
+    lock.unlink(missing_ok=True)
+    if not _create_lock(lock):
+        raise RunError(_in_use(lock))
+
+
+def _create_lock(lock):
+    """Create `lock` holding this process's id, unless it exists; returns whether it was created."""
+    try:
+        descriptor = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w") as stream:
+        stream.write(f"{os.getpid()}\n")
+    return True
+
+
+def _lock_owner(lock):
+    """The process id a lock file holds, or None if it holds none."""
+    try:
+        owner = int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return owner if owner > 0 else None
+
+
+def _held_by_another_process(owner):
+    """Whether a lock with this owner is held: by a running process other than this one, or by one unknown."""
+    if owner is None:
+        return True
+    if owner == os.getpid():  # a stale lock whose id this process happens to have now
+        return False
+    try:
+        os.kill(owner, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def _in_use(lock):
+    owner = _lock_owner(lock)
+    holder = f"process {owner}" if owner else "a process that left no id"
+    return f"{lock.parent} is in use by another training run ({holder}); if none is running, delete {lock}"
