@@ -1,6 +1,8 @@
 """Helpers the course's notebooks share: quick mode for tests, output folders, snapshots, display."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from importlib import metadata
 from dataclasses import dataclass
@@ -47,17 +49,24 @@ def results_folder(folder=None):
     return course_root(folder) or folder
 
 
+def temporary_folder(prefix):
+    """A new temporary folder, removed when Python (the notebook's kernel) exits normally."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def output_paths(model_name, folder=None):
     """Where a lesson writes: `evaluation_images/<model>/` and `training_gif/<model>.gif`.
 
     Those folders are the repository's when the notebook is inside it, and beside the notebook
     otherwise; in quick mode they are in a new temporary folder, so that the notebook tests
-    never overwrite the results of full runs.
+    never overwrite the results of full runs. Snapshot frames always go to a temporary folder.
     """
-    root = Path(tempfile.mkdtemp(prefix="ganutils-quick-")) if quick_mode() else results_folder(folder)
+    root = temporary_folder("ganutils-quick-") if quick_mode() else results_folder(folder)
     paths = OutputPaths(
         evaluation_dir=root / "evaluation_images" / model_name,
-        snapshot_dir=Path(tempfile.mkdtemp(prefix=f"{model_name}-snapshots-")),
+        snapshot_dir=temporary_folder(f"{model_name}-snapshots-"),
         gif=root / "training_gif" / f"{model_name}.gif",
     )
     for output_folder in (paths.evaluation_dir, paths.gif.parent):

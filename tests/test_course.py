@@ -1,5 +1,10 @@
 """The notebook helpers: quick mode, where outputs go, and snapshots every N steps for the GIF."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import imageio.v2 as imageio
 import numpy as np
 
@@ -78,3 +83,10 @@ def test_report_metrics_prints_the_table_and_uses_fewer_samples_in_quick_mode(mo
     assert results["generated"]["n"] == results["real"]["n"] == 100
     printed = capsys.readouterr().out
     assert "classifier score (N=100, max 10)" in printed and "conditional accuracy" in printed
+
+
+def test_temporary_folders_are_removed_when_python_exits(tmp_path):
+    script = "from ganutils.course import temporary_folder; folder = temporary_folder('x'); (folder / 'frame.png').touch(); print(folder)"
+    environment = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    printed = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True)
+    assert Path(printed.stdout.strip()).parent == tmp_path and list(tmp_path.iterdir()) == []

@@ -88,6 +88,6 @@ def test_a_lesson_runs_alone_and_writes_only_inside_its_folder(lesson, lesson_en
     run = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env", lesson.name],
                          cwd=tmp_path, env=environment, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:]
-    assert any((tmp_path / "tmp").iterdir())  # quick mode's outputs, in its TMPDIR
+    assert any((tmp_path / "tmp").iterdir())  # quick mode's outputs, in its TMPDIR (nbval stops the kernel without exit handlers)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([lesson.name, *HARNESS, *variables.values()])
     assert home_listing() == before and git_status() == status_before
