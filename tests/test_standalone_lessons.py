@@ -54,7 +54,10 @@ def environment_without_ganutils(folder):
 
 @pytest.fixture(scope="module")
 def lesson_environment(tmp_path_factory):
-    """One environment without ganutils, and the wheel the lessons install into it, shared by the four lessons."""
+    """One environment without ganutils, and the wheel the lessons install into it, shared by the four lessons.
+
+    Each lesson starts by uninstalling what the one before it installed, so that every setup cell installs.
+    """
     folder = tmp_path_factory.mktemp("standalone")
     return environment_without_ganutils(folder), build_wheel(folder)
 
@@ -73,6 +76,7 @@ def git_status():
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
 def test_a_lesson_runs_alone_and_writes_only_inside_its_folder(lesson, lesson_environment, tmp_path):
     python, wheel = lesson_environment
+    subprocess.run([python, "-m", "pip", "uninstall", "--yes", "--quiet", "ganutils"], cwd=tmp_path, capture_output=True)
     assert subprocess.run([python, "-c", "import ganutils"], cwd=tmp_path, capture_output=True).returncode != 0
     shutil.copy(lesson, tmp_path)
     for name in HARNESS:
