@@ -12,6 +12,7 @@ from ganutils.sampling import fixed_noise, generate_images
 
 GRID_SCALE = 2  # each pixel becomes a 2x2 block, so digits are readable at a glance
 GIF_FRAMES = 40  # frames of a training GIF when no snapshot interval is given
+SNAPSHOT_FRAMES = "step_*.png"  # the names `StepSnapshots` gives its frames, in step order
 
 
 def image_grid(images, columns=10, padding=2, scale=GRID_SCALE):
@@ -128,7 +129,7 @@ class StepSnapshots:
     def __call__(self, trainer):
         every = self.every or max(1, trainer.total_steps // GIF_FRAMES)
         if trainer.step % every == 0 or trainer.step == trainer.total_steps:
-            path = self.folder / f"step_{trainer.step:07d}.png"
+            path = self.folder / SNAPSHOT_FRAMES.replace("*", f"{trainer.step:07d}")
             self.paths.append(save_snapshot(self.generator, path, self.noise, self.labels, scale=1))
 
     def save_gif(self, gif_path):

@@ -8,7 +8,7 @@ from ganutils.config import option_name
 from ganutils.data import cluster_images, cluster_shares, load_dataset
 from ganutils.files import atomic_output, remove_partial_files, write_json
 from ganutils.models import build_models, with_cluster_code
-from ganutils.plotting import StepSnapshots, plot_history, save_evaluation_images, save_training_gif
+from ganutils.plotting import SNAPSHOT_FRAMES, StepSnapshots, plot_history, save_evaluation_images, save_training_gif
 from ganutils.run_folder import CHECKPOINT, RUN_SUMMARY, RunError, check_run_folder, locked
 from ganutils.sampling import NonFiniteImagesError
 from ganutils.training import (
@@ -148,7 +148,7 @@ def _last_checkpoint(trainer):
 
 def _remove_old_snapshots(out_dir):
     """A fresh run must not mix its GIF frames with an earlier run's."""
-    for old in (out_dir / SNAPSHOTS).glob("step_*.png"):
+    for old in (out_dir / SNAPSHOTS).glob(SNAPSHOT_FRAMES):
         old.unlink()
 
 
@@ -176,5 +176,5 @@ def write_outputs(trainer, generator, out_dir, summary):
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
     save_evaluation_images(generator, out_dir / EVALUATION_IMAGES)
-    save_training_gif(sorted((out_dir / SNAPSHOTS).glob("step_*.png")), out_dir / "training.gif")
+    save_training_gif(sorted((out_dir / SNAPSHOTS).glob(SNAPSHOT_FRAMES)), out_dir / "training.gif")
     write_json(out_dir / RUN_SUMMARY, summary)

@@ -56,7 +56,7 @@ def generate_images(generator, noise, labels=None):
 def sample_images(generator, n, label=None, seed=0):
     """Draw `n` images, `SAMPLE_BATCH` at a time; a conditional generator gets `label`, or the digits 0-9 in turn.
 
-    The noise is `fixed_noise(generator, n, seed)`, drawn in parts.
+    The noise is `fixed_noise(generator, n, seed)`.
 
     Returns:
         (images, labels): images (n, 28, 28) float32 in [0, 1]; labels (n,) int32 for a
@@ -71,10 +71,9 @@ def sample_images(generator, n, label=None, seed=0):
     labels = None
     if is_conditional(generator):
         labels = np.full(n, label, np.int32) if label is not None else np.arange(n, dtype=np.int32) % NUM_CLASSES
-    rng = np.random.default_rng(seed)
+    noise = fixed_noise(generator, n, seed)
     images = np.empty((n, *IMAGE_SHAPE[:2]), np.float32)
     for start in range(0, n, SAMPLE_BATCH):
-        part = slice(start, min(start + SAMPLE_BATCH, n))
-        noise = rng.standard_normal((part.stop - start, latent_dim(generator)), dtype=np.float32)
-        images[part] = generate_images(generator, noise, None if labels is None else labels[part])[..., 0]
+        part = slice(start, start + SAMPLE_BATCH)
+        images[part] = generate_images(generator, noise[part], None if labels is None else labels[part])[..., 0]
     return images, labels
