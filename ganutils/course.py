@@ -80,9 +80,8 @@ def describe_environment():
 
     from ganutils.training import training_device
 
-    backend = keras.backend.backend()
-    backend_version = metadata.version({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend))
-    return f"Keras {keras.__version__}, {backend} {backend_version}; training on {training_device()}"
+    backend = keras.backend.backend()  # named as its package is: tensorflow, jax or torch
+    return f"Keras {keras.__version__}, {backend} {metadata.version(backend)}; training on {training_device()}"
 
 
 def show_image(path):
