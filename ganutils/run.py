@@ -11,15 +11,10 @@ from ganutils.models import build_models, with_cluster_code
 from ganutils.plotting import SNAPSHOT_FRAMES, StepSnapshots, plot_history, save_evaluation_images, save_training_gif
 from ganutils.run_folder import CHECKPOINT, RUN_SUMMARY, RunError, check_run_folder, locked
 from ganutils.sampling import NonFiniteImagesError
-from ganutils.training import (
-    DivergedError,
-    GANTrainer,
-    planned_steps,
-    prepare_run,
-    read_checkpoint_state,
-    save_history,
-    training_device,
-)
+from ganutils.checkpoints import read_checkpoint_state
+from ganutils.divergence import DivergedError
+from ganutils.history import save_history
+from ganutils.training import GANTrainer, planned_steps, prepare_run, training_device
 
 SNAPSHOTS = "snapshots"
 EVALUATION_IMAGES = "evaluation_images"

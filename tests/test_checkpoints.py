@@ -9,7 +9,9 @@ from gradients import numpy
 
 from ganutils.config import TrainConfig
 from ganutils.models import build_mlp_discriminator, build_mlp_generator
-from ganutils.training import CheckpointError, DivergedError, GANTrainer
+from ganutils.checkpoints import CheckpointError
+from ganutils.divergence import DivergedError
+from ganutils.training import GANTrainer
 
 BATCH = 4
 

@@ -166,10 +166,10 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(idx_dir, run_folder, run_cli
 
 
 def test_the_loss_warning_comes_once(capsys, monkeypatch):
-    from ganutils import training
+    from ganutils import divergence
     from ganutils.models import build_mlp_discriminator, build_mlp_generator
 
-    monkeypatch.setattr(training, "LOSS_WARNING", 0.01)  # any loss is above it
+    monkeypatch.setattr(divergence, "LOSS_WARNING", 0.01)  # any loss is above it
     keras.utils.set_random_seed(0)
     trainer = GANTrainer(build_mlp_generator(latent_dim=8, hidden_units=(8,)), build_mlp_discriminator(hidden_units=(8,)),
                          TrainConfig(family="gan", batch_size=4, latent_dim=8))

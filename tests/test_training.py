@@ -22,7 +22,9 @@ from ganutils.models import (
     build_mlp_discriminator,
     build_mlp_generator,
 )
-from ganutils.training import CheckpointError, GANTrainer, epoch_history, save_history
+from ganutils.checkpoints import CheckpointError
+from ganutils.history import epoch_history, save_history
+from ganutils.training import GANTrainer
 
 BATCH = 8
 STEPS = 3

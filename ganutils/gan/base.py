@@ -1,12 +1,8 @@
-"""The GAN as one Keras model: G, D, their optimizers, their losses and the average of G.
+"""What every backend's GAN shares: G, D, their optimizers, their losses and the average of G.
 
-`GAN(generator, discriminator, ...)` is the model for the backend Keras runs on; its
-`train_step`, one round of the game, lives in `gan_tensorflow.py`, `gan_jax.py` or
-`gan_torch.py`. Everything else (how G draws, how D judges, both losses, D's accuracy, the
-average of G's weights) is written once here, with `keras.ops`.
-
-Call `gan.train_on_batch((real_images, labels, noise), return_dict=True)` for one step; an
-unconditional GAN ignores the labels. The logs are the step's own losses and accuracies.
+Everything but the train step (how G draws, how D judges, both losses, D's accuracy, the
+average of G's weights) is written once here, with `keras.ops`; each backend's module in this
+package subclasses `GANBase` with its `train_step`.
 """
 
 import keras
@@ -154,19 +150,3 @@ class GANBase(keras.Model):
         return dict(zip(LOG_KEYS, (d_loss, d_loss_real, d_loss_fake, g_loss,
                                    accuracy(real_logits, real=True), accuracy(fake_logits, real=False))))
 
-
-def _backend_gan():
-    """The GAN class of the backend Keras runs on."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        from ganutils.gan_tensorflow import GAN
-    elif backend == "jax":
-        from ganutils.gan_jax import GAN
-    elif backend == "torch":
-        from ganutils.gan_torch import GAN
-    else:
-        raise ImportError(f"ganutils runs on Keras' tensorflow, jax and torch backends, not {backend}")
-    return GAN
-
-
-GAN = _backend_gan()

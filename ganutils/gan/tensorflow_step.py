@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from ganutils.gan import GANBase
+from ganutils.gan.base import GANBase
 
 
 class GAN(GANBase):

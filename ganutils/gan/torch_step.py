@@ -2,7 +2,7 @@
 
 import torch
 
-from ganutils.gan import GANBase
+from ganutils.gan.base import GANBase
 
 
 class GAN(GANBase):

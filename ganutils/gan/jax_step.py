@@ -9,7 +9,7 @@ G, and both optimizers' variables, which `compile` makes part of the model for t
 import jax
 import keras
 
-from ganutils.gan import GANBase
+from ganutils.gan.base import GANBase
 
 
 class StateValues:
