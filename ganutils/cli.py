@@ -57,6 +57,15 @@ def _digit(text):
     return int(text)
 
 
+def _device_count(text):
+    if text == "all":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number or all, got {text!r}") from None
+
+
 def _sample_count(text):
     value = _positive_int(text)
     if value > MAX_SAMPLES:
@@ -111,6 +120,8 @@ def build_parser():
     start = train.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     start.add_argument("--overwrite", action="store_true", help="replace the run that --out holds, if any")
+    train.add_argument("--devices", type=_device_count, default=1,
+                       help="devices to split each batch across, a number or all (data parallel, on JAX; default 1)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
@@ -176,11 +187,16 @@ def _train(args):
     config = _train_config(args)
     check_run_folder(out_dir, resume=args.resume, overwrite=args.overwrite)
     _import_backend_quietly()
+    from ganutils.devices import DevicesError
     from ganutils.run import train_run
 
     steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
-    train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume, overwrite=args.overwrite,
-              data_dir=args.data_dir, verbose=0 if args.quiet else 1, given=tuple(given_settings(args)))
+    try:
+        train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume, overwrite=args.overwrite,
+                  data_dir=args.data_dir, verbose=0 if args.quiet else 1, given=tuple(given_settings(args)),
+                  devices=args.devices)
+    except DevicesError as error:
+        raise CommandLineError(f"--devices {args.devices}: {error}") from None
 
 
 def _sample(args):

@@ -40,22 +40,25 @@ def resumed_config(out_dir, config, given=()):
     return saved, state["total_steps"]
 
 
-def train_run(config, out_dir, steps=None, epochs=None, resume=False, overwrite=False, data_dir=None, verbose=1, given=()):
+def train_run(config, out_dir, steps=None, epochs=None, resume=False, overwrite=False, data_dir=None, verbose=1, given=(),
+              devices=1):
     """Train `config.family` into `out_dir`, checkpointing each epoch; returns the trainer.
 
     A folder that holds a run is refused unless `resume` or `overwrite` is asked. With `resume`,
     the config, weights, optimizer states, history, step count and time so far come from the
     checkpoint in `out_dir` (settings named in `given` must agree with it), and training
-    continues to `steps` (or the saved target); `overwrite` replaces the run. The folder is
-    locked while the run lasts, and nothing in it changes before every check has passed.
+    continues to `steps` (or the saved target); `overwrite` replaces the run. `devices` (a
+    count, or "all") splits each batch across that many devices; a run may resume on another
+    count. The folder is locked while the run lasts, and nothing in it changes before every
+    check has passed.
     """
     out_dir = Path(out_dir)
     with locked(out_dir):
         check_run_folder(out_dir, resume, overwrite)
-        return _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, verbose, given)
+        return _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, verbose, given, devices)
 
 
-def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, verbose, given):
+def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, verbose, given, devices):
     """`train_run` once the folder is locked and checked."""
     if resume:
         config, saved_total = resumed_config(out_dir, config, given)
@@ -63,7 +66,7 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
             steps = saved_total
     prepare_run(config)
     digits = load_dataset(config.data, data_dir=data_dir)
-    trainer = GANTrainer(*build_models(config.family, config.latent_dim, config.clusters), config)
+    trainer = GANTrainer(*build_models(config.family, config.latent_dim, config.clusters), config, devices)
     labels, generator = training_labels_and_generator(trainer, digits)
     if resume:
         trainer.restore_checkpoint(out_dir / CHECKPOINT)
@@ -71,7 +74,7 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
     _prepare_folder(out_dir, resume, overwrite)
     if resume:
         print(f"Resuming from step {trainer.step} of {out_dir / CHECKPOINT}")
-    print(f"Training {config.family} on {training_device()}, batch size {config.batch_size}")
+    print(f"Training {config.family} on {training_device(trainer.devices)}, batch size {config.batch_size}")
     first_step, earlier_seconds = trainer.step, trainer.seconds
     try:
         trainer.fit(
@@ -92,7 +95,8 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
         "seconds": round(trainer.seconds, 1),
         "steps_this_session": trainer.step - first_step,
         "seconds_this_session": round(seconds, 1),
-        "device": training_device(),
+        "device": training_device(trainer.devices),
+        "devices": trainer.devices,
         "data": digits.source,
         "training_images": len(digits.images),
         "config": config.as_dict(),

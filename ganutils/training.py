@@ -86,8 +86,9 @@ class GANTrainer:
     def _place_variables(self):
         """With several devices, put every variable a step reads or writes on all of them."""
         if self.distribution is not None:
-            state = {*self.gan.variables, *self.gan.optimizer.variables, *checkpoints.checkpoint_variables(self).values()}
-            replicate(self.distribution, state)
+            state = [*self.gan.variables, *self.gan.optimizer.variables, *self.gan.metrics_variables,
+                     *checkpoints.checkpoint_variables(self).values()]
+            replicate(self.distribution, {id(variable): variable for variable in state}.values())
 
     @property
     def sampling_generator(self):
