@@ -5,8 +5,11 @@ each family trains for --steps steps with the `ganutils` loop (`GANTrainer.fit`,
 `train_on_batch` call a step), then for as many with a plain step on the same models
 (`reference_steps.py`: a jitted JAX step, or TensorFlow's tutorial step; PyTorch has none),
 after a warm-up each; the ratio says what the course's loop costs over the plain step on
-whatever GPU this runs. Last, a cDCGAN trains --accuracy-steps steps with the `ganutils` loop
-and the judge reads its samples (conditional accuracy, N=1,000). Usage:
+whatever GPU this runs. On JAX with more than one device, a data-parallel line follows: the
+cDCGAN's images per second at batch 64 per device, on one device and on all of them
+(`GANTrainer(devices="all")`), and the scaling efficiency (all devices' rate / (N x one's)).
+Last, a cDCGAN trains --accuracy-steps steps with the `ganutils` loop and the judge reads its
+samples (conditional accuracy, N=1,000; 0 skips it). Usage:
 
     python benchmarks/gpu_check.py [--steps 300] [--accuracy-steps 3000] [--backends jax torch] [--cpu]
 
@@ -41,7 +44,6 @@ def check_backend(args):
 
     from ganutils.config import TrainConfig
     from ganutils.data import load_mnist
-    from ganutils.evaluate import evaluate_generator
     from ganutils.models import build_models
     from ganutils.training import GANTrainer, training_device
 
@@ -66,15 +68,50 @@ def check_backend(args):
             line += (f", plain step {reference_rate:7.1f} steps/s ({1000 / reference_rate:6.2f} ms): "
                      f"ganutils takes {reference_rate / ganutils_rate:.2f}x the plain step's time")
         print(line, flush=True)
+    if keras.backend.backend() == "jax" and len(keras.distribution.list_devices()) > 1:
+        print(data_parallel_line(real, args.steps), flush=True)
+    if args.accuracy_steps:
+        print(accuracy_line(real, args.accuracy_steps), flush=True)
+
+
+def data_parallel_line(real, steps, batch_per_device=64):
+    """The cDCGAN's images per second on one device and on all, at `batch_per_device` each, and the scaling efficiency."""
+    import keras
+    from reference_steps import batches
+
+    from ganutils.config import TrainConfig
+    from ganutils.models import build_models
+    from ganutils.training import GANTrainer, training_device
+
+    rates = {}
+    for devices in (1, len(keras.distribution.list_devices())):
+        config = TrainConfig(family="cdcgan", batch_size=batch_per_device * devices)
+        keras.utils.set_random_seed(0)
+        trainer = GANTrainer(*build_models("cdcgan"), config, devices=devices)
+        rates[devices] = config.batch_size * steps_per_second(trainer.train_step, batches(real.images, real.labels, config.batch_size), steps)
+    (one, one_rate), (count, all_rate) = rates.items()
+    return (f"jax  cdcgan data parallel, batch {batch_per_device} per device: {one_rate:,.0f} images/s on one device, "
+            f"{all_rate:,.0f} on {training_device(count)}: scaling efficiency {all_rate / (count * one_rate):.0%}")
+
+
+def accuracy_line(real, accuracy_steps):
+    """The judge's conditional accuracy for a cDCGAN trained `accuracy_steps` steps with the course's loop."""
+    import keras
+
+    from ganutils.config import TrainConfig
+    from ganutils.evaluate import evaluate_generator
+    from ganutils.models import build_models
+    from ganutils.training import GANTrainer
+
     keras.utils.set_random_seed(0)
     trainer = GANTrainer(*build_models("cdcgan"), TrainConfig(family="cdcgan"))
     started = time.perf_counter()
-    trainer.fit(real.images, real.labels, steps=args.accuracy_steps, verbose=0)
+    trainer.fit(real.images, real.labels, steps=accuracy_steps, verbose=0)
     seconds = time.perf_counter() - started
     results = evaluate_generator(trainer.sampling_generator, n=1000, seed=0, real=real)
-    print(f"{keras.backend.backend()} cdcgan after {args.accuracy_steps} steps ({seconds:.1f} s): "
-          f"{results['generated']['conditional_accuracy']:.1%} of samples read as their label "
-          f"(real digits {results['real']['conditional_accuracy']:.1%})", flush=True)
+    return (f"{keras.backend.backend()} cdcgan after {accuracy_steps} steps ({seconds:.1f} s): "
+            f"{results['generated']['conditional_accuracy']:.1%} of samples read as their label "
+            f"(real digits {results['real']['conditional_accuracy']:.1%})")
 
 
 def main():

@@ -15,9 +15,8 @@ LATENT_DIM = 100
 DEFAULT_STEPS = 3000
 MAX_CLUSTERS = 1000
 MAX_SEED = 2**32 - 1
-# Adam step sizes, measured on the offline MNIST subset: 1e-3 took the cDCGAN to 95% conditional
-# accuracy in 700 steps where the DCGAN paper's 2e-4 needed 2,400; the MLP cGAN at 1e-3 never
-# passed 62% and fell back to 43% by step 10,000 (89% at 2e-4), so the MLP models keep 2e-4.
+# Adam step sizes by family: the convolutional models train faster at 1e-3, the MLPs keep the
+# DCGAN paper's 2e-4 (the measurements are in docs/design.md, "Learning rates").
 DEFAULT_LEARNING_RATES = {"gan": 2e-4, "cgan": 2e-4, "dcgan": 1e-3, "cdcgan": 1e-3}
 TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
@@ -44,7 +43,7 @@ class TrainConfig:
     batch_size: int = _setting(64, "real images per step, and as many generated ones")
     latent_dim: int = _setting(LATENT_DIM, "size of the noise vector z")
     learning_rate: float | None = _setting(None, "Adam step size of both players (default: 0.001 for dcgan and cdcgan, 0.0002 for gan and cgan)")
-    beta_1: float = _setting(0.5, "Adam's first-moment decay (0.9 made DCGAN training oscillate)")
+    beta_1: float = _setting(0.5, "Adam's first-moment decay (the DCGAN paper's 0.5; it found 0.9 made training oscillate)")
     label_smoothing: float = _setting(0.1, "D's target for real images is 1 - this")
     generator_loss: str = _setting("non_saturating", "G's loss: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))")
     alternating: bool = _setting(False, "update D first and let G answer the updated D (Algorithm 1); default: both from one forward pass")

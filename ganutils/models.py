@@ -10,18 +10,17 @@ in the generator, tanh output, strided convolutions instead of pooling. Five cho
 - conditional models use the label more than once: the convolutional generator sees it with
   the noise and again as planes beside its 7x7 feature map, the MLP generator at every hidden
   layer, and both discriminators beside the image and in a projection output (Miyato &
-  Koyama, 2018). On the offline MNIST subset this took a cDCGAN from 86% to 99% of samples read
-  as their label after 3,000 steps, and the MLP cGAN's weight average from 94% to 97% after 9,000;
+  Koyama, 2018);
 - the unconditional DCGAN generator passes the noise through one dense layer of 100 units
   (with batch norm and LeakyReLU) before the 7x7 projection, a one-layer version of StyleGAN's
-  mapping network (Karras et al., 2019). Without a label, G must split its noise space into
-  ten digits; this layer took the weight average's classifier score after 2,500 steps (about
-  4 minutes on a 2-core CPU) from 6.9 to 8.0, for 1% more parameters;
+  mapping network (Karras et al., 2019): without a label, G must split its noise space into
+  ten digits;
 - the unconditional DCGAN discriminator shifts its inputs by up to 2 pixels in training
   (`RandomShift`), so that it cannot memorise the 5,000-digit offline training set.
 Optionally (`build_models(..., clusters=K)`), an unconditional model is self-conditioned: built
 as its conditional twin with one class per k-means cluster of the training images, and sampled
 through `ClusterCode`, which draws the cluster from the noise (Liu et al., 2020).
+What each choice did, measured, is in docs/design.md.
 """
 
 import math
