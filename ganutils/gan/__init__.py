@@ -12,17 +12,7 @@ import importlib
 
 import keras
 
-from ganutils.gan.base import (  # noqa: F401  (the shared parts, as `ganutils.gan.<name>`)
-    GENERATOR_LOSS_FUNCTIONS,
-    LOG_KEYS,
-    GANBase,
-    accuracy,
-    copy_model,
-    cross_entropy,
-    minimax_loss,
-    non_saturating_loss,
-    probability,
-)
+from ganutils.gan.base import LOG_KEYS, GANBase, cross_entropy, probability  # noqa: F401  (as the lessons and trainer use them)
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
