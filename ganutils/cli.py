@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ganutils.config import (
+    BACKENDS,
     DATASETS,
     DEFAULT_STEPS,
     FAMILIES,
     GENERATOR_LOSSES,
+    MAX_SEED,
     ConfigError,
     TrainConfig,
     option_name,
@@ -55,6 +57,22 @@ def _digit(text):
     if text.strip() not in {str(digit) for digit in range(10)}:
         raise argparse.ArgumentTypeError(f"a label is a digit from 0 to 9, got {text!r}")
     return int(text)
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return value
+
+
+def _path(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return text
 
 
 def _device_count(text):
@@ -115,8 +133,8 @@ def build_parser():
     length.add_argument("--steps", type=_positive_int, help=f"training steps in all (default {DEFAULT_STEPS})")
     length.add_argument("--epochs", type=_positive_int, help="passes over the training set in all")
     _add_config_options(train)
-    train.add_argument("--data-dir", help="directory with mnist.npz or the IDX .gz files")
-    train.add_argument("--out", default=None, help="output directory (default runs/MODEL)")
+    train.add_argument("--data-dir", type=_path, help="directory with mnist.npz or the IDX .gz files")
+    train.add_argument("--out", type=_path, default=None, help="output directory (default runs/MODEL)")
     start = train.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     start.add_argument("--overwrite", action="store_true", help="replace the run that --out holds, if any")
@@ -130,15 +148,15 @@ def build_parser():
     sample.add_argument("--n", type=_sample_count, required=True,
                         help=f"number of images (at most {MAX_SAMPLES:,}; {MAX_GRID_IMAGES:,} in a .png grid)")
     sample.add_argument("--label", type=_digit, help="digit to draw (conditional models only)")
-    sample.add_argument("--seed", type=int, default=0, help="random seed for the noise (default 0)")
+    sample.add_argument("--seed", type=_seed, default=0, help="random seed for the noise (default 0)")
     sample.add_argument("--out", required=True, help="output file: .npz (arrays) or .png (a grid)")
     sample.set_defaults(handler=_sample)
 
     evaluate = commands.add_parser("evaluate", help="measure a generator's samples against real digits")
     evaluate.add_argument("generator", help="a generator saved as .keras (e.g. trained_models/cdcgan.keras)")
     evaluate.add_argument("--n", type=_sample_count, default=1000, help="samples, and real digits (default 1000)")
-    evaluate.add_argument("--seed", type=int, default=0, help="random seed for noise and real digits (default 0)")
-    evaluate.add_argument("--data-dir", help="directory with the real MNIST training digits (mnist.npz or IDX)")
+    evaluate.add_argument("--seed", type=_seed, default=0, help="random seed for noise and real digits (default 0)")
+    evaluate.add_argument("--data-dir", type=_path, help="directory with the real MNIST training digits (mnist.npz or IDX)")
     evaluate.add_argument("--json", help="also write the figures to this .json file")
     evaluate.set_defaults(handler=_evaluate)
     return parser
@@ -173,9 +191,20 @@ def _import_backend_quietly():
         os.dup2(devnull.fileno(), 2)
         try:
             import keras  # noqa: F401  (imports the backend that KERAS_BACKEND names)
+        except ModuleNotFoundError as error:
+            raise CommandLineError(_missing_backend(error)) from None
         finally:
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
+
+
+def _missing_backend(error):
+    """What to install when Keras could not import a package: its backend's (each is an extra of ganutils), or another."""
+    package = (error.name or "").split(".")[0]
+    if package not in BACKENDS:
+        return f"Keras could not load: {error}"
+    return (f"Keras' {package} backend (KERAS_BACKEND, or ~/.keras/keras.json) is not installed: "
+            f"pip install \"ganutils[{package}]\", or choose another with KERAS_BACKEND")
 
 
 def _train(args):

@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras backends ganutils runs on; each is also an extra of the package
 CLUSTERED_TWINS = {"gan": "cgan", "dcgan": "cdcgan"}  # the architecture an unconditional family trains with clusters
 DATASETS = ("mnist", "fashion_mnist")
 GENERATOR_LOSSES = ("non_saturating", "minimax")

@@ -70,7 +70,10 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
     labels, generator = training_labels_and_generator(trainer, digits)
     if resume:
         trainer.restore_checkpoint(out_dir / CHECKPOINT)
-    planned_steps(steps, epochs, len(digits.images) // config.batch_size)  # refuses a batch larger than the data
+    if config.batch_size > len(digits.images):
+        raise RunError(f"{option_name('batch_size')} {config.batch_size}: the batch size is larger than the training set "
+                       f"({len(digits.images):,} images)")
+    planned_steps(steps, epochs, len(digits.images) // config.batch_size)
     _prepare_folder(out_dir, resume, overwrite)
     if resume:
         print(f"Resuming from step {trainer.step} of {out_dir / CHECKPOINT}")

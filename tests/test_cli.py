@@ -175,6 +175,12 @@ def test_a_generator_saved_on_this_backend_samples_the_same_on_another(generator
         (["evaluate", "G.keras", "--n", "100001"], ["at most 100,000 images, got 100,001"]),
         (["train", "gan", "--resume", "--overwrite"], ["argument --overwrite: not allowed with argument --resume"]),
         (["train", "gan", "--seed", "-1", "--out", "new"], ["--seed must be from 0 to 4294967295, got -1"]),
+        (["sample", "G.keras", "--n", "4", "--seed", "-1", "--out", "x.npz"],
+         ["argument --seed: expected a whole number from 0 to 4294967295, got '-1'"]),
+        (["evaluate", "G.keras", "--seed", "seven"], ["argument --seed: expected a whole number from 0 to 4294967295, got 'seven'"]),
+        (["train", "gan", "--out", ""], ["argument --out: expected a path, got an empty one"]),
+        (["train", "gan", "--data-dir", " "], ["argument --data-dir: expected a path, got an empty one"]),
+        (["evaluate", "G.keras", "--data-dir", ""], ["argument --data-dir: expected a path, got an empty one"]),
     ],
 )
 def test_bad_input_is_one_line_with_no_output(args, fragments, generators, tmp_path):
@@ -188,6 +194,24 @@ def ganutils_without_keras(*args, cwd=None):
     """Run the command line in a fresh process that fails if it imported Keras: for the checks made before it loads."""
     script = "import sys; from ganutils.cli import main; status = main(sys.argv[1:]); assert 'keras' not in sys.modules; sys.exit(status)"
     return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, env=QUIET_ENV, cwd=cwd)
+
+
+def test_bad_seeds_and_empty_paths_are_refused_before_keras_loads(tmp_path):
+    for args in (["sample", "G.keras", "--n", 4, "--seed", -1, "--out", "x.npz"], ["train", "gan", "--out", ""]):
+        result = ganutils_without_keras(*args, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_backend_that_is_not_installed_is_named_with_its_install_command(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "jax.py").write_text("raise ModuleNotFoundError(\"No module named 'jax'\", name='jax')\n")
+    env = {**QUIET_ENV, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join([str(blocker), str(REPOSITORY)])}
+    result = subprocess.run([sys.executable, "-m", "ganutils", "train", "gan", "--steps", "1", "--out", "run"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert_one_line_error(result, "Keras' jax backend (KERAS_BACKEND, or ~/.keras/keras.json) is not installed: "
+                                  'pip install "ganutils[jax]"')
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_refuses_a_folder_holding_a_run_or_in_use_before_keras_loads(tmp_path):

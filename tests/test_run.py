@@ -73,7 +73,7 @@ def test_a_folder_holding_a_run_is_refused_and_a_failed_overwrite_changes_nothin
     before = _state(out)
     with pytest.raises(RunError, match=rf"{out} holds a training run already: continue it with --resume, or replace it with --overwrite"):
         _train(out, idx_dir)
-    with pytest.raises(ValueError, match="batch size is larger than the training set"):
+    with pytest.raises(ValueError, match=r"--batch-size 4000: the batch size is larger than the training set \(64 images\)"):
         train_run(TrainConfig(family="gan", batch_size=4000), out, steps=2, data_dir=idx_dir, verbose=0, overwrite=True)
     assert _state(out) == before  # the old run's pictures, checkpoint and models are all still there
 

@@ -1,6 +1,7 @@
 """The package's structure: no module of ganutils imports, directly or through others, the one importing it."""
 
 import ast
+import tomllib
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "ganutils"
@@ -64,6 +65,13 @@ def test_the_circle_finder_finds_a_circle():
 
 
 def test_each_backend_has_a_step_module():
-    from ganutils.gan import BACKENDS
+    from ganutils.config import BACKENDS
 
     assert {f"{backend}_step.py" for backend in BACKENDS} <= {path.name for path in (PACKAGE / "gan").iterdir()}
+
+
+def test_each_backend_is_an_extra_of_the_package():
+    from ganutils.config import BACKENDS
+
+    extras = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert sorted(extras) == sorted(BACKENDS)

@@ -12,9 +12,8 @@ import importlib
 
 import keras
 
+from ganutils.config import BACKENDS
 from ganutils.gan.base import LOG_KEYS, GANBase, cross_entropy, probability  # noqa: F401  (as the lessons and trainer use them)
-
-BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def backend_gan_class():
