@@ -8,11 +8,11 @@ import numpy as np
 
 from ganutils.files import atomic_output
 from ganutils.models import NUM_CLASSES, is_conditional
+from ganutils.run_folder import SAMPLES_PICTURE, SNAPSHOT_FRAMES, digit_picture
 from ganutils.sampling import fixed_noise, generate_images
 
 GRID_SCALE = 2  # each pixel becomes a 2x2 block, so digits are readable at a glance
 GIF_FRAMES = 40  # frames of a training GIF when no snapshot interval is given
-SNAPSHOT_FRAMES = "step_*.png"  # the names `StepSnapshots` gives its frames, in step order
 
 
 def image_grid(images, columns=10, padding=2, scale=GRID_SCALE):
@@ -58,9 +58,9 @@ def save_evaluation_images(generator, out_dir, per_image=100, seed=0):
     out_dir.mkdir(parents=True, exist_ok=True)
     noise = fixed_noise(generator, per_image, seed)
     if not is_conditional(generator):
-        return [save_image_grid(generate_images(generator, noise), out_dir / "samples.png")]
+        return [save_image_grid(generate_images(generator, noise), out_dir / SAMPLES_PICTURE)]
     return [
-        save_image_grid(generate_images(generator, noise, np.full(per_image, digit)), out_dir / f"{digit}.png")
+        save_image_grid(generate_images(generator, noise, np.full(per_image, digit)), out_dir / digit_picture(digit))
         for digit in range(NUM_CLASSES)
     ]
 

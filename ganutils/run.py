@@ -4,22 +4,27 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from ganutils.checkpoints import read_checkpoint_state
 from ganutils.config import option_name
 from ganutils.data import cluster_images, cluster_shares, load_dataset
-from ganutils.files import atomic_output, remove_partial_files, write_json
-from ganutils.models import build_models, with_cluster_code
-from ganutils.plotting import SNAPSHOT_FRAMES, StepSnapshots, plot_history, save_evaluation_images, save_training_gif
-from ganutils.run_folder import CHECKPOINT, RUN_SUMMARY, RunError, check_run_folder, locked
-from ganutils.sampling import NonFiniteImagesError
-from ganutils.checkpoints import read_checkpoint_state
 from ganutils.divergence import DivergedError
+from ganutils.files import atomic_output, remove_partial_files, write_json
 from ganutils.history import save_history
+from ganutils.models import build_models, with_cluster_code
+from ganutils.plotting import StepSnapshots, plot_history, save_evaluation_images, save_training_gif
+from ganutils.run_folder import (
+    CHECKPOINT,
+    EVALUATION_IMAGES,
+    RUN_SUMMARY,
+    SNAPSHOTS,
+    RunError,
+    check_run_folder,
+    locked,
+    run_outputs,
+    snapshot_frames,
+)
+from ganutils.sampling import NonFiniteImagesError
 from ganutils.training import GANTrainer, planned_steps, prepare_run, training_device
-
-SNAPSHOTS = "snapshots"
-EVALUATION_IMAGES = "evaluation_images"
-OUTPUTS = ("generator.keras", "discriminator.keras", "history.csv", "history.json", "losses.png", "training.gif",
-           RUN_SUMMARY, CHECKPOINT)  # the files of a run that `overwrite` removes, besides its pictures
 
 
 def resumed_config(out_dir, config, given=()):
@@ -129,12 +134,8 @@ def training_labels_and_generator(trainer, digits):
 def _prepare_folder(out_dir, resume, overwrite):
     """Clear what an earlier run or interrupted writes left in the folder, as far as this run needs."""
     if overwrite:
-        for name in OUTPUTS:
-            (out_dir / name).unlink(missing_ok=True)
-        for picture in (out_dir / EVALUATION_IMAGES).glob("*.png"):
-            picture.unlink()
-    if not resume:
-        _remove_old_snapshots(out_dir)
+        for output in run_outputs(out_dir):  # the run's own files only: nothing else of the folder's
+            output.unlink()
     leftovers = remove_partial_files(out_dir)
     if leftovers:
         print(f"Removed the temporary files that interrupted writes left in {out_dir} ({leftovers})")
@@ -146,12 +147,6 @@ def _last_checkpoint(trainer):
         return "no checkpoint was saved before it; nothing was saved as a model"
     path, step = trainer.last_checkpoint
     return f"the last good checkpoint is {path} (step {step}); nothing was saved as a model"
-
-
-def _remove_old_snapshots(out_dir):
-    """A fresh run must not mix its GIF frames with an earlier run's."""
-    for old in (out_dir / SNAPSHOTS).glob(SNAPSHOT_FRAMES):
-        old.unlink()
 
 
 def _snapshot_writer(out_dir, generator):
@@ -178,5 +173,5 @@ def write_outputs(trainer, generator, out_dir, summary):
     save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
     plt.close(plot_history(trainer.history, out_dir / "losses.png"))
     save_evaluation_images(generator, out_dir / EVALUATION_IMAGES)
-    save_training_gif(sorted((out_dir / SNAPSHOTS).glob(SNAPSHOT_FRAMES)), out_dir / "training.gif")
+    save_training_gif(snapshot_frames(out_dir / SNAPSHOTS), out_dir / "training.gif")
     write_json(out_dir / RUN_SUMMARY, summary)

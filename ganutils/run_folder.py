@@ -1,7 +1,8 @@
-"""A training run's output folder, without Keras: whether it holds a run, and its lock.
+"""A training run's output folder, without Keras: the names a run writes, whether it holds a run, and its lock.
 
-A folder holds a run once it holds a checkpoint or a `run.json`. `train` refuses such a folder
-unless told to resume the run or to overwrite it. While a run trains, the folder's lock file
+A folder holds a run once it holds a checkpoint or a `run.json`. `train` refuses such a folder,
+or one holding any file at a name a run writes, unless told to resume the run or to overwrite
+it; overwriting replaces those files only. While a run trains, the folder's lock file
 holds the run's process id, so that a second run into the folder is refused; a lock whose
 process has died (killed, or its machine restarted) is taken over.
 """
@@ -13,6 +14,12 @@ from pathlib import Path
 CHECKPOINT = "checkpoint.npz"
 RUN_SUMMARY = "run.json"
 LOCK = "ganutils.lock"
+RUN_FILES = ("generator.keras", "discriminator.keras", "history.csv", "history.json", "losses.png", "training.gif",
+             RUN_SUMMARY, CHECKPOINT)  # what a run writes at the top of its folder
+EVALUATION_IMAGES = "evaluation_images"
+SAMPLES_PICTURE = "samples.png"  # an unconditional generator's evaluation image; a conditional one's: `digit_picture`
+SNAPSHOTS = "snapshots"
+SNAPSHOT_FRAMES = "step_*.png"  # the names of GIF frames, `*` the step in 7 digits (`plotting.StepSnapshots`)
 
 
 class RunError(ValueError):
@@ -24,8 +31,28 @@ def holds_a_run(out_dir):
     return any((Path(out_dir) / name).exists() for name in (CHECKPOINT, RUN_SUMMARY))
 
 
+def digit_picture(digit):
+    """The name of a conditional generator's evaluation image of one digit."""
+    return f"{digit}.png"
+
+
+EVALUATION_PICTURES = (SAMPLES_PICTURE, *map(digit_picture, range(10)))
+
+
+def snapshot_frames(folder):
+    """The GIF frames in a snapshot folder, in step order."""
+    return sorted(path for path in Path(folder).glob(SNAPSHOT_FRAMES) if path.stem.removeprefix("step_").isdigit())
+
+
+def run_outputs(out_dir):
+    """The files in `out_dir` at the names a run writes (what `--overwrite` replaces)."""
+    out_dir = Path(out_dir)
+    named = [out_dir / name for name in RUN_FILES] + [out_dir / EVALUATION_IMAGES / name for name in EVALUATION_PICTURES]
+    return [path for path in named if path.is_file()] + snapshot_frames(out_dir / SNAPSHOTS)
+
+
 def check_run_folder(out_dir, resume=False, overwrite=False):
-    """Refuse to train into `out_dir` if another run holds it, or if it holds a run and neither `resume` nor `overwrite` is asked."""
+    """Refuse to train into `out_dir` if another run holds it, or if it holds a run's files and neither `resume` nor `overwrite` is asked."""
     out_dir = Path(out_dir)
     if resume and overwrite:
         raise RunError("resume a run or overwrite it, not both")
@@ -33,6 +60,11 @@ def check_run_folder(out_dir, resume=False, overwrite=False):
         raise RunError(f"{out_dir}: no {CHECKPOINT} to resume from")
     if not (resume or overwrite) and holds_a_run(out_dir):
         raise RunError(f"{out_dir} holds a training run already: continue it with --resume, or replace it with --overwrite")
+    outputs = [] if resume or overwrite else run_outputs(out_dir)
+    if outputs:
+        raise RunError(f"{out_dir} holds files at the names a run writes ({outputs[0].relative_to(out_dir)}"
+                       f"{f' and {len(outputs) - 1} more' if len(outputs) > 1 else ''}): choose another --out, "
+                       "or replace them with --overwrite")
     lock = out_dir / LOCK
     if lock.exists() and _held_by_another_process(_lock_owner(lock)):
         raise RunError(_in_use(lock))

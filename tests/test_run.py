@@ -77,8 +77,12 @@ def test_a_folder_holding_a_run_is_refused_and_a_failed_overwrite_changes_nothin
         train_run(TrainConfig(family="gan", batch_size=4000), out, steps=2, data_dir=idx_dir, verbose=0, overwrite=True)
     assert _state(out) == before  # the old run's pictures, checkpoint and models are all still there
 
+    (out / "evaluation_images" / "my_figure.png").write_bytes(b"mine")
+    (out / "snapshots" / "notes.txt").write_bytes(b"mine")
     _train(out, idx_dir, steps=2, family="cgan", overwrite=True)
-    assert sorted(p.name for p in (out / "evaluation_images").iterdir()) == [f"{d}.png" for d in range(10)]
+    assert (out / "evaluation_images" / "my_figure.png").read_bytes() == b"mine"  # not at a name the run writes
+    assert (out / "snapshots" / "notes.txt").read_bytes() == b"mine"
+    assert sorted(p.name for p in (out / "evaluation_images").iterdir()) == [f"{d}.png" for d in range(10)] + ["my_figure.png"]
     assert _checkpoint_state(out / "checkpoint.npz")["config"]["family"] == "cgan"
     assert json.loads((out / "run.json").read_text())["steps"] == 2
     assert not (out / LOCK).exists()

@@ -9,13 +9,41 @@ from pathlib import Path
 
 import pytest
 
-from ganutils.run_folder import CHECKPOINT, LOCK, RunError, check_run_folder, locked
+from ganutils.run_folder import CHECKPOINT, LOCK, RunError, check_run_folder, locked, run_outputs
 
 
 def _dead_process_id():
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+USERS_FILES = ("generator.keras", "history.csv", "losses.png", "training.gif", "snapshots/step_0000001.png",
+               "evaluation_images/samples.png")  # at names a run writes, in a folder that holds no run
+OTHER_FILES = ("evaluation_images/my_figure.png", "snapshots/step_mine.png", "snapshots/notes.txt", "notes.txt")
+
+
+def write_files(folder, names):
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+
+
+def test_a_folder_with_files_at_a_runs_names_needs_overwrite(tmp_path):
+    write_files(tmp_path, OTHER_FILES)
+    check_run_folder(tmp_path)  # files at other names are no obstacle
+    for name in USERS_FILES:
+        write_files(tmp_path, [name])
+        with pytest.raises(RunError, match=f"holds files at the names a run writes \\({name}\\): choose another --out, "
+                                           "or replace them with --overwrite"):
+            check_run_folder(tmp_path)
+        check_run_folder(tmp_path, overwrite=True)
+        (tmp_path / name).unlink()
+
+
+def test_overwrite_replaces_the_runs_names_only(tmp_path):
+    write_files(tmp_path, USERS_FILES + OTHER_FILES)
+    assert sorted(str(path.relative_to(tmp_path)) for path in run_outputs(tmp_path)) == sorted(USERS_FILES)
 
 
 def test_a_folder_holding_a_checkpoint_or_a_summary_needs_resume_or_overwrite(tmp_path):
