@@ -1,7 +1,7 @@
 """The lessons' setup cell: pip's arguments that add what ganutils needs without changing what a runtime (Colab) has.
 
 Plain Python, importable before ganutils's dependencies are installed: the setup cell installs
-ganutils alone (`pip install --no-deps`), then runs `pip install` with `install_arguments()`.
+ganutils alone (`pip install --no-deps`), then runs `pip install` with `install_line()`.
 Every package of `KEPT` that is installed is pinned at its version, so pip leaves it as it is
 and picks what is missing (mlxtend, say) to fit it and its own requirements (TensorFlow's
 bounds on numpy, for one); Keras is the one package it may upgrade, to the version ganutils needs.
