@@ -149,7 +149,8 @@ def build_parser():
                         help=f"number of images (at most {MAX_SAMPLES:,}; {MAX_GRID_IMAGES:,} in a .png grid)")
     sample.add_argument("--label", type=_digit, help="digit to draw (conditional models only)")
     sample.add_argument("--seed", type=_seed, default=0, help="random seed for the noise (default 0)")
-    sample.add_argument("--out", required=True, help="output file: .npz (arrays) or .png (a grid)")
+    sample.add_argument("--out", type=_path, required=True, help="output file: .npz (arrays) or .png (a grid)")
+    sample.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     sample.set_defaults(handler=_sample)
 
     evaluate = commands.add_parser("evaluate", help="measure a generator's samples against real digits")
@@ -157,20 +158,31 @@ def build_parser():
     evaluate.add_argument("--n", type=_sample_count, default=1000, help="samples, and real digits (default 1000)")
     evaluate.add_argument("--seed", type=_seed, default=0, help="random seed for noise and real digits (default 0)")
     evaluate.add_argument("--data-dir", type=_path, help="directory with the real MNIST training digits (mnist.npz or IDX)")
-    evaluate.add_argument("--json", help="also write the figures to this .json file")
+    evaluate.add_argument("--json", type=_path, help="also write the figures to this .json file (a new one, or with --overwrite)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
     evaluate.set_defaults(handler=_evaluate)
     return parser
 
 
-def _check_output_file(path, option="--out", formats=SAMPLE_FORMATS):
-    """An output file must have one of `formats` as suffix and lie in a directory that exists."""
+def _check_output_file(path, overwrite, option="--out", formats=SAMPLE_FORMATS):
+    """An output file must have one of `formats` as suffix, lie in a directory that exists and no run holds, and be new unless `overwrite`."""
+    from ganutils.run_folder import RunError, check_unlocked
+
     path = Path(path)
     if path.suffix.lower() not in formats:
         raise CommandLineError(f"{option} must end in {' or '.join(formats)}, got {path.name!r}")
+    if path.is_symlink():
+        raise CommandLineError(f"{option} {path} is a symbolic link; give the file's own path")
     if not path.parent.is_dir():
         raise CommandLineError(f"cannot write {path}: directory {path.parent} does not exist")
     if path.is_dir():
         raise CommandLineError(f"cannot write {path}: it is a directory")
+    if path.exists() and not overwrite:
+        raise CommandLineError(f"{option} {path} exists: choose another name, or replace it with --overwrite")
+    try:
+        check_unlocked(path.parent)
+    except RunError as error:
+        raise CommandLineError(f"{option} {path}: {error}") from None
 
 
 def _check_data_dir(data_dir):
@@ -179,6 +191,8 @@ def _check_data_dir(data_dir):
 
 
 def _check_output_dir(path):
+    if path.is_symlink() and not path.is_dir():
+        raise CommandLineError(f"--out {path} is a symbolic link to nothing (dangling, or a loop)")
     if path.exists() and not path.is_dir():
         raise CommandLineError(f"--out {path} exists and is not a directory")
 
@@ -231,13 +245,16 @@ def _train(args):
 def _sample(args):
     from ganutils.files import check_model_file
 
-    _check_output_file(args.out)
+    _check_output_file(args.out, args.overwrite)
     if Path(args.out).suffix.lower() == ".png" and args.n > MAX_GRID_IMAGES:
         raise CommandLineError(f"--n: a .png grid holds at most {MAX_GRID_IMAGES:,} images, got {args.n:,}; write .npz for more")
     check_model_file(args.generator)
     _import_backend_quietly()
     from ganutils.models import is_conditional
+    from ganutils.run_folder import finish_interrupted_outputs
     from ganutils.sampling import load_generator, sample_images
+
+    finish_interrupted_outputs(Path(args.generator).parent)
 
     generator = load_generator(args.generator)
     if args.label is not None and not is_conditional(generator):
@@ -254,13 +271,16 @@ def _evaluate(args):
     if args.n < 2:
         raise CommandLineError(f"--n must be at least 2, got {args.n}")
     if args.json:
-        _check_output_file(args.json, "--json", (".json",))
+        _check_output_file(args.json, args.overwrite, "--json", (".json",))
     _check_data_dir(args.data_dir)
     check_model_file(args.generator)
     _import_backend_quietly()
     from ganutils.data import load_mnist
     from ganutils.evaluate import evaluate_generator, format_report, judge_info
+    from ganutils.run_folder import finish_interrupted_outputs
     from ganutils.sampling import load_generator
+
+    finish_interrupted_outputs(Path(args.generator).parent)
 
     generator = load_generator(args.generator)
     real = load_mnist("train", data_dir=args.data_dir, verbose=False)
@@ -287,12 +307,13 @@ def _blaming(generator_path):
 
 
 def _write_samples(path, images, labels):
-    """Write samples as .npz arrays or a .png grid, atomically."""
+    """Write samples as .npz arrays or a .png grid, atomically, after removing what an earlier write to `path` left."""
     import numpy as np
 
-    from ganutils.files import atomic_output
+    from ganutils.files import atomic_output, remove_partial_files
     from ganutils.plotting import save_image_grid
 
+    remove_partial_files(path.parent, path)
     if path.suffix.lower() == ".png":
         save_image_grid(images, path)
         return
@@ -300,6 +321,54 @@ def _write_samples(path, images, labels):
     with atomic_output(path) as temporary:
         with open(temporary, "wb") as stream:
             np.savez(stream, **arrays)
+
+
+class StandardOutputError(Exception):
+    """Standard output cannot be written (a closed pipe, a full disk)."""
+
+
+class _NamedStandardOutput:
+    """sys.stdout, whose write failures say that standard output failed."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self._named(self.stream.write, text)
+
+    def flush(self):
+        return self._named(self.stream.flush)
+
+    def _named(self, write, *args):
+        try:
+            return write(*args)
+        except OSError as error:
+            raise StandardOutputError(f"cannot write to standard output ({error.strerror or error})") from None
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def _standard_output_named():
+    """Report a failure to write standard output as such, and keep the interpreter's last flush from failing again."""
+    stream = sys.stdout
+    sys.stdout = _NamedStandardOutput(stream)
+    try:
+        yield
+    except StandardOutputError:
+        if stream is sys.__stdout__:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # what is still buffered goes nowhere
+        raise
+    finally:
+        sys.stdout = stream
+
+
+INTERRUPTED = {
+    "train": "training stopped; continue the run with --resume",
+    "sample": "sampling stopped; nothing was written",
+    "evaluate": "evaluation stopped; nothing was written",
+}
 
 
 def _interrupt(signal_number, frame):
@@ -310,15 +379,23 @@ def _interrupt(signal_number, frame):
 def main(argv=None):
     """Run the command line; returns the exit status."""
     signal.signal(signal.SIGTERM, _interrupt)
+    command = None
     try:
         args = build_parser().parse_args(argv)
-        args.handler(args)
+        command = args.command
+        with _standard_output_named():
+            args.handler(args)
+            sys.stdout.flush()
     except CommandLineError as error:
         print(f"ganutils: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ganutils: interrupted; continue a training run with --resume", file=sys.stderr)
+        print(f"ganutils: interrupted: {INTERRUPTED.get(command, 'stopped')}", file=sys.stderr)
         return 130
+    except StandardOutputError as error:
+        after = "; continue the run with --resume" if command == "train" else ""
+        print(f"ganutils: error: {error}{after}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as error:
         if os.environ.get("GANUTILS_DEBUG"):
             raise

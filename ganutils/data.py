@@ -1,15 +1,18 @@
 """MNIST-like digits for the course: loading from the first source that works, and batching."""
 
 import gzip
+import hashlib
+import math
 import os
 import socket
 import struct
-import zipfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from ganutils.files import ArchiveError, npz_headers, read_npz
 
 DATASETS = ("mnist", "fashion_mnist")
 NUM_CLASSES = 10  # both datasets label their images 0-9
@@ -23,6 +26,12 @@ NPZ_KEYS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
 # Where Debian's dataset-fashion-mnist package puts the original files.
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 DOWNLOAD_TIMEOUT_SECONDS = 30
+MAX_IMAGES = 100_000  # images read from one file at most (MNIST has 60,000 training images): 314 MB as float32
+MAX_IMAGE_BYTES = MAX_IMAGES * 28 * 28 * 8  # an npz array of that many images as float64
+PIXEL_RANGE = (0, 255)  # what pixel values may be; floats from 0 to 1 are read as that range, scaled by 255
+# Mean pixel values, out of 255, below which a set of images looks like MNIST's digits and above which
+# like Fashion-MNIST's clothes: MNIST's training set averages 33.3, Fashion-MNIST's 72.9.
+DIGITS_MEAN_BELOW, CLOTHES_MEAN_ABOVE = 45, 60
 
 
 class DataError(ValueError):
@@ -55,10 +64,29 @@ def load_dataset(name="mnist", split="train", data_dir=None, verbose=True):
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose 'train' or 'test'")
     images, labels, source = _load_raw(name, split, data_dir)
+    _check_kind(name, images, source)
     digits = Digits(_scale_images(images), labels.astype(np.int32), source)
     if verbose:
         print(f"Data: {name} {split}, {len(digits.images):,} images from {source}")
     return digits
+
+
+def _check_kind(name, images, source):
+    """Refuse images that look like the other dataset's (their mean pixel value tells digits from clothes); say so where it cannot tell."""
+    mean = float(np.mean(images, dtype=np.float64))
+    looks_like = "mnist" if mean < DIGITS_MEAN_BELOW else "fashion_mnist" if mean > CLOTHES_MEAN_ABOVE else None
+    if looks_like is None:
+        print(f"Notice: cannot tell whether the images of {source} are {name} (mean pixel value {mean:.1f} of 255)")
+    elif looks_like != name:
+        raise DataError(f"{source}: these images look like {looks_like}, not {name} (mean pixel value {mean:.1f} of 255; "
+                        f"MNIST's is about 33, Fashion-MNIST's about 73); choose --data {looks_like}, or other files")
+
+
+def fingerprint(digits):
+    """What identifies a training set: its source, image count and a hash of its images (kept with a run, to resume on the same data)."""
+    digest = hashlib.sha256(np.ascontiguousarray(digits.images).tobytes())
+    digest.update(np.ascontiguousarray(digits.labels).tobytes())
+    return {"source": digits.source, "images": len(digits.images), "sha256": digest.hexdigest()}
 
 
 def _load_raw(name, split, data_dir):
@@ -158,59 +186,94 @@ def _has_idx_files(directory, split):
 def _load_idx_pair(directory, split):
     """Read a split's image and label IDX files and check them (`check_digits`)."""
     image_path, label_path = (directory / filename for filename in IDX_FILES[split])
-    images, labels = read_idx(image_path), read_idx(label_path)
-    check_digits(images, labels, image_path, label_path)
-    return images, labels
+    images, labels = read_idx(image_path, dimensions=3), read_idx(label_path, dimensions=1)
+    return check_digits(images, labels, image_path, label_path), labels
 
 
 def check_digits(images, labels, image_path, label_path):
-    """Refuse anything but finite 28x28 images with one label from 0 to 9 each, naming the file at fault."""
+    """Refuse anything but 28x28 images of pixels from 0 to 255 with one label from 0 to 9 each, naming the file at fault.
+
+    Returns the images, floats from 0 to 1 scaled to 0-255 (with a notice).
+    """
     if images.dtype.kind not in "uif" or images.shape[1:] not in (IMAGE_SHAPE, IMAGE_SHAPE[:2]):
         raise DataError(f"{image_path}: images of {images.dtype} shaped {images.shape}; expected numbers shaped (N, 28, 28)")
     if labels.dtype.kind not in "uif" or labels.ndim != 1:
         raise DataError(f"{label_path}: labels of {labels.dtype} shaped {labels.shape}; expected whole numbers shaped (N,)")
     if len(labels) != len(images):
         raise DataError(f"{label_path}: {len(labels):,} labels for {len(images):,} images")
+    if not len(images):
+        raise DataError(f"{image_path}: holds no images")
     if not np.isfinite(images).all():
         raise DataError(f"{image_path}: the images hold NaN or infinite values")
     wrong = np.flatnonzero(~np.isin(labels, np.arange(NUM_CLASSES)))
     if len(wrong):
         raise DataError(f"{label_path}: label {labels[wrong[0]]} at index {wrong[0]:,}; labels are digits from 0 to {NUM_CLASSES - 1}")
+    return _pixels_0_to_255(images, image_path)
 
 
-def read_idx(path):
-    """Read one gzipped IDX file of unsigned bytes, as in the original MNIST distribution."""
+def _pixels_0_to_255(images, path):
+    """Images whose pixels run from 0 to 255; floats from 0 to 1 are scaled up, anything else outside the range refused."""
+    low, high = images.min().item(), images.max().item()
+    if images.dtype.kind == "f" and low >= 0 and high <= 1:
+        print(f"Notice: {path} holds pixel values from 0 to 1; reading them as 0 to 255")
+        return images.astype(np.float32) * 255
+    if low < PIXEL_RANGE[0] or high > PIXEL_RANGE[1]:
+        raise DataError(f"{path}: pixel values from {low:g} to {high:g}; expected 0 to 255 (or floats from 0 to 1)")
+    return images
+
+
+def read_idx(path, dimensions):
+    """Read one gzipped IDX file of unsigned bytes with `dimensions` axes, as in the original MNIST distribution.
+
+    The header's sizes are checked before the data are read (at most `MAX_IMAGES` items), and
+    data beyond the size the header declares are refused.
+    """
     try:
         with gzip.open(path, "rb") as stream:
-            raw = stream.read()
+            shape = _idx_shape(stream, path, dimensions)
+            expected = math.prod(shape)
+            raw = stream.read(expected)
+            extra = stream.read(1)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: unreadable gzip file ({_first_line(error)})") from None
-    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+    if len(raw) != expected:
+        raise DataError(f"{path}: truncated IDX data ({len(raw):,} of {expected:,} bytes)")
+    if extra:
+        raise DataError(f"{path}: holds more data than its IDX header declares ({expected:,} bytes)")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+
+
+def _idx_shape(stream, path, dimensions):
+    """The shape an IDX header declares, checked: unsigned bytes, `dimensions` axes, at most `MAX_IMAGES` items of 28x28 or 1."""
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
         raise DataError(f"{path}: not an IDX file of unsigned bytes")
-    header_size = 4 + 4 * raw[3]
-    if len(raw) < header_size:
+    if magic[3] != dimensions:
+        raise DataError(f"{path}: an IDX file of {magic[3]} dimensions; expected {dimensions} "
+                        f"({'images' if dimensions == 3 else 'labels'})")
+    header = stream.read(4 * dimensions)
+    if len(header) < 4 * dimensions:
         raise DataError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{raw[3]}I", raw[4:header_size])
-    expected, found = int(np.prod(shape)), len(raw) - header_size
-    if found != expected:
-        raise DataError(f"{path}: truncated IDX data ({found:,} of {expected:,} bytes)")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    shape = struct.unpack(f">{dimensions}I", header)
+    if shape[0] > MAX_IMAGES:
+        raise DataError(f"{path}: declares {shape[0]:,} items, more than the {MAX_IMAGES:,} ganutils reads")
+    if shape[1:] not in ((), IMAGE_SHAPE[:2]):
+        raise DataError(f"{path}: declares items shaped {shape[1:]}; expected 28x28 images")
+    return shape
 
 
 def _load_npz(path, split):
-    """Read one split from a Keras-style `mnist.npz` and check it (`check_digits`)."""
-    image_key, label_key = NPZ_KEYS[split]
-    if not zipfile.is_zipfile(path):  # numpy would take it for a pickle, and suggest loading it as one
-        raise DataError(f"{path}: unreadable npz file (not a zip archive of NumPy arrays)")
+    """Read one split from a Keras-style `mnist.npz` and check it (`check_digits`); each array's size is checked before it is read."""
     try:
-        with np.load(path) as archive:
-            images, labels = archive[image_key], archive[label_key]
-    except ValueError:  # a damaged array, or an array of Python objects, which numpy loads only as a pickle
-        raise DataError(f"{path}: unreadable npz file (an array in it is damaged or not numbers)") from None
-    except (OSError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: unreadable npz file ({_first_line(error)})") from None
-    check_digits(images, labels, path, path)
-    return images, labels
+        declared = {name: shape for name, (shape, _) in npz_headers(path).items() if name in NPZ_KEYS[split]}
+        too_many = [name for name, shape in declared.items() if shape and shape[0] > MAX_IMAGES]
+        if too_many:
+            raise DataError(f"{path}: its {too_many[0]} declares {declared[too_many[0]][0]:,} items, "
+                            f"more than the {MAX_IMAGES:,} ganutils reads")
+        images, labels = read_npz(path, NPZ_KEYS[split], MAX_IMAGE_BYTES).values()
+    except ArchiveError as error:
+        raise DataError(str(error)) from None
+    return check_digits(images, labels, path, path), labels
 
 
 def _scale_images(images):

@@ -6,9 +6,9 @@ import matplotlib.pyplot as plt
 
 from ganutils.checkpoints import read_checkpoint_state
 from ganutils.config import option_name
-from ganutils.data import cluster_images, cluster_shares, load_dataset
+from ganutils.data import cluster_images, cluster_shares, fingerprint, load_dataset
 from ganutils.divergence import DivergedError
-from ganutils.files import atomic_output, remove_partial_files, write_json
+from ganutils.files import remove_partial_files, staged_outputs, write_json
 from ganutils.history import save_history
 from ganutils.models import build_models, with_cluster_code
 from ganutils.plotting import StepSnapshots, plot_history, save_evaluation_images, save_training_gif
@@ -71,13 +71,14 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
             steps = saved_total
     prepare_run(config)
     digits = load_dataset(config.data, data_dir=data_dir)
+    _check_training_set(config, len(digits.images))
+    data = fingerprint(digits)
     trainer = GANTrainer(*build_models(config.family, config.latent_dim, config.clusters), config, devices)
-    labels, generator = training_labels_and_generator(trainer, digits)
     if resume:
         trainer.restore_checkpoint(out_dir / CHECKPOINT)
-    if config.batch_size > len(digits.images):
-        raise RunError(f"{option_name('batch_size')} {config.batch_size}: the batch size is larger than the training set "
-                       f"({len(digits.images):,} images)")
+        _check_same_data(trainer.data, data, out_dir / CHECKPOINT)
+    trainer.data = data
+    labels, generator = training_labels_and_generator(trainer, digits)
     planned_steps(steps, epochs, len(digits.images) // config.batch_size)
     _prepare_folder(out_dir, resume, overwrite)
     if resume:
@@ -107,11 +108,30 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
         "devices": trainer.devices,
         "data": digits.source,
         "training_images": len(digits.images),
+        "data_sha256": trainer.data["sha256"],
         "config": config.as_dict(),
     }
     write_outputs(trainer, generator, out_dir, summary)
     print(f"Trained {summary['steps_this_session']} steps in {seconds:.0f} s; outputs in {out_dir}")
     return trainer
+
+
+def _check_training_set(config, images):
+    """Refuse a batch size or a number of clusters larger than the training set."""
+    for setting in ("batch_size", "clusters"):
+        if getattr(config, setting) > images:
+            raise RunError(f"{option_name(setting)} {getattr(config, setting)}: more than the {images:,} training images")
+
+
+def _check_same_data(saved, data, checkpoint):
+    """Refuse to resume on other data than the checkpoint's; a checkpoint without a fingerprint resumes with a notice."""
+    if saved is None:
+        print(f"Notice: {checkpoint} does not record its training data (an older checkpoint); "
+              f"resuming on {data['images']:,} images from {data['source']} unchecked")
+    elif (saved["images"], saved["sha256"]) != (data["images"], data["sha256"]):
+        raise RunError(f"{checkpoint} trained on {saved['images']:,} images from {saved['source']}, "
+                       f"not these {data['images']:,} from {data['source']}: resume with the same --data and --data-dir, "
+                       "or start afresh with --overwrite")
 
 
 def training_labels_and_generator(trainer, digits):
@@ -162,16 +182,16 @@ def _checkpoint_writer(out_dir):
 
 
 def write_outputs(trainer, generator, out_dir, summary):
-    """Models, history, loss plot, evaluation images and GIF, each written atomically.
+    """Models, history, loss plot, evaluation images, GIF and `run.json`, written first to a staging folder, then moved into place together.
 
     The generator written and drawn is `generator`: the weight average of G, through its
     `ClusterCode` in a self-conditioned run.
     """
-    for name, model in (("generator", generator), ("discriminator", trainer.discriminator)):
-        with atomic_output(out_dir / f"{name}.keras") as temporary:
-            model.save(temporary)
-    save_history(trainer.history, out_dir / "history.csv", out_dir / "history.json")
-    plt.close(plot_history(trainer.history, out_dir / "losses.png"))
-    save_evaluation_images(generator, out_dir / EVALUATION_IMAGES)
-    save_training_gif(snapshot_frames(out_dir / SNAPSHOTS), out_dir / "training.gif")
-    write_json(out_dir / RUN_SUMMARY, summary)
+    with staged_outputs(out_dir, last=RUN_SUMMARY) as staging:
+        for name, model in (("generator", generator), ("discriminator", trainer.discriminator)):
+            model.save(staging / f"{name}.keras")
+        save_history(trainer.history, staging / "history.csv", staging / "history.json")
+        plt.close(plot_history(trainer.history, staging / "losses.png"))
+        save_evaluation_images(generator, staging / EVALUATION_IMAGES)
+        save_training_gif(snapshot_frames(out_dir / SNAPSHOTS), staging / "training.gif")
+        write_json(staging / RUN_SUMMARY, summary)

@@ -11,6 +11,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from ganutils.files import STAGED, finish_staged_outputs
+
 CHECKPOINT = "checkpoint.npz"
 RUN_SUMMARY = "run.json"
 LOCK = "ganutils.lock"
@@ -65,20 +67,40 @@ def check_run_folder(out_dir, resume=False, overwrite=False):
         raise RunError(f"{out_dir} holds files at the names a run writes ({outputs[0].relative_to(out_dir)}"
                        f"{f' and {len(outputs) - 1} more' if len(outputs) > 1 else ''}): choose another --out, "
                        "or replace them with --overwrite")
-    lock = out_dir / LOCK
+    check_unlocked(out_dir)
+
+
+def check_unlocked(folder):
+    """Refuse a folder that a running training run holds."""
+    lock = Path(folder) / LOCK
     if lock.exists() and _held_by_another_process(_lock_owner(lock)):
         raise RunError(_in_use(lock))
 
 
+def finish_interrupted_outputs(folder):
+    """Finish moving a run's final outputs into `folder` if an interruption stopped the move, unless a run holds the folder now."""
+    if (Path(folder) / STAGED).exists():
+        try:
+            with locked(folder):
+                pass
+        except RunError:  # the run that holds it finishes the move itself
+            pass
+
+
 @contextmanager
 def locked(out_dir):
-    """Create `out_dir` if needed and hold its lock while the block runs; an emptied new folder goes too."""
+    """Create `out_dir` if needed and hold its lock while the block runs; an emptied new folder goes too.
+
+    Once the lock is taken, a set of final outputs whose move an interruption stopped is moved into place.
+    """
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = out_dir / LOCK
     _take_lock(lock)
     try:
+        if finish_staged_outputs(out_dir, last=RUN_SUMMARY):
+            print(f"Finished the final writes that an interrupted run left in {out_dir}")
         yield
     finally:
         lock.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ganutils.config import MAX_LATENT_DIM
 from ganutils.files import ModelFileError, check_model_file
 from ganutils.models import IMAGE_SHAPE, NUM_CLASSES, is_conditional
 
@@ -22,12 +23,44 @@ def load_generator(path):
     except Exception as error:  # Keras raises many types for damaged archives.
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelFileError(f"{path}: cannot load model ({message})") from None
-    if len(model.inputs) not in (1, 2) or len(model.inputs[0].shape) != 2:
-        raise ModelFileError(f"{path}: not a generator (expected a noise input of shape (batch, z))")
-    if len(model.outputs) != 1 or tuple(model.outputs[0].shape[1:]) != IMAGE_SHAPE:
-        shapes = ", ".join(str(tuple(output.shape)) for output in model.outputs)
-        raise ModelFileError(f"{path}: not a generator (its output is shaped {shapes}, not (batch, 28, 28, 1))")
+    check_generator(model, path)
     return model
+
+
+def check_generator(model, path):
+    """Refuse, from its input and output specs, a model the course cannot draw from, naming the file and what is wrong."""
+    if len(model.inputs) not in (1, 2):
+        raise ModelFileError(f"{path}: not a generator (it takes {len(model.inputs)} inputs; expected noise, and a label if conditional)")
+    noise, output = model.inputs[0], model.outputs[0] if len(model.outputs) == 1 else None
+    shape = tuple(noise.shape)
+    if len(shape) != 2 or shape[0] is not None or not 1 <= (shape[1] or 0) <= MAX_LATENT_DIM or "float" not in noise.dtype:
+        raise ModelFileError(f"{path}: not a generator (its noise input is {noise.dtype} shaped {shape}; "
+                             f"expected floats shaped (None, z), z from 1 to {MAX_LATENT_DIM})")
+    if len(model.inputs) == 2:
+        _check_label_input(model, path)
+    if output is None or tuple(output.shape) != (None, *IMAGE_SHAPE) or "float" not in output.dtype:
+        shapes = ", ".join(f"{output.dtype} shaped {tuple(output.shape)}" for output in model.outputs)
+        raise ModelFileError(f"{path}: not a generator (its output is {shapes}, not floats shaped (None, 28, 28, 1))")
+
+
+def _check_label_input(model, path):
+    """A conditional generator takes whole-number labels shaped (None,) and can tell all ten digits apart."""
+    label = model.inputs[1]
+    if tuple(label.shape) != (None,) or "int" not in label.dtype:
+        raise ModelFileError(f"{path}: not a conditional generator the course can use (its label input is {label.dtype} "
+                             f"shaped {tuple(label.shape)}; expected whole numbers shaped (None,))")
+    for layer in _all_layers(model):
+        classes = getattr(layer, "input_dim", None) or getattr(layer, "num_tokens", None)
+        if classes is not None and classes < NUM_CLASSES:
+            raise ModelFileError(f"{path}: its layer {layer.name!r} takes {classes} classes of labels, fewer than the {NUM_CLASSES} digits")
+
+
+def _all_layers(model):
+    """A model's layers, those of the models inside it included."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
 
 
 def latent_dim(generator):

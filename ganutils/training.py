@@ -78,6 +78,7 @@ class GANTrainer:
         self.seconds = 0.0  # training time in all, earlier sessions' up to their last checkpoint included
         self.last_checkpoint = None  # (path, step) of the checkpoint last saved or restored
         self.warned_of_large_loss = False
+        self.data = None  # what the run trains on (`data.fingerprint`), kept in its checkpoints; None if not told
 
     def _adam(self):
         adam = keras.optimizers.Adam(self.config.learning_rate, beta_1=self.config.beta_1)
@@ -154,7 +155,7 @@ class GANTrainer:
         return self.history
 
     def save_checkpoint(self, path):
-        """Write weights, optimizer states, step, history, time and config to one file, atomically; refuse NaN weights."""
+        """Write weights, optimizer states, step, history, time, config and data fingerprint to one file, atomically; refuse NaN weights."""
         checkpoints.save_checkpoint(self, path)
         self.last_checkpoint = (path, self.step)
 
@@ -164,6 +165,7 @@ class GANTrainer:
         self._place_variables()
         self.step, self.total_steps, self.history = state["step"], state["total_steps"], state["history"]
         self.seconds, self.last_checkpoint = state["seconds"], (path, state["step"])
+        self.data = state["data"]
 
 
 def planned_steps(steps, epochs, steps_per_epoch):

@@ -28,5 +28,5 @@ for model in $models; do
     cp "runs/shipped/$model/generator.keras" "trained_models/$model.keras"
     $PYTHON scripts/deflate_model.py "trained_models/$model.keras"  # all four must stay under 20 MB
     cp "runs/shipped/$model/run.json" "trained_models/$model.run.json"
-    $PYTHON -m ganutils evaluate "trained_models/$model.keras" --n 1000 --json "trained_models/$model.metrics.json"
+    $PYTHON -m ganutils evaluate "trained_models/$model.keras" --n 1000 --json "trained_models/$model.metrics.json" --overwrite
 done

@@ -9,6 +9,7 @@ from gradients import numpy
 
 from ganutils.config import TrainConfig
 from ganutils.models import build_mlp_discriminator, build_mlp_generator
+from ganutils import checkpoints
 from ganutils.checkpoints import CheckpointError
 from ganutils.divergence import DivergedError
 from ganutils.training import GANTrainer
@@ -51,14 +52,14 @@ CRAFTED = {
     "a value of the wrong type": (
         dict(change_state=lambda s: {**s, "config": {**s["config"], "batch_size": "4"}}),
         "its config does not fit this version of ganutils (batch_size: must be a whole number, got '4')"),
-    "a missing setting": (
-        dict(change_state=lambda s: {**s, "config": _without(s["config"], "seed")}),
-        "its config does not fit this version of ganutils (seed: is missing)"),
+    "no family": (
+        dict(change_state=lambda s: {**s, "config": _without(s["config"], "family")}),
+        "its config does not fit this version of ganutils (family: is missing)"),
     "no total_steps": (dict(change_state=lambda s: _without(s, "total_steps")),
                        "its state's total_steps is missing or not a whole number"),
     "the state as a list": (dict(change_state=lambda s: list(s)), "not a ganutils checkpoint (its state is a list, not a dict)"),
     "format 2, without training seconds": (dict(change_state=lambda s: {**_without(s, "seconds"), "format": 2}),
-                                           "checkpoint format 2, from another version of ganutils; this one resumes format 3 only"),
+                                           "checkpoint format 2, from another version of ganutils; this one resumes formats 3 and 4"),
     "a history shorter than its steps": (dict(change_state=lambda s: {**s, "history": s["history"][:1]}),
                                          "its history holds 1 steps, its step count 3"),
     "a missing weight": (dict(change_arrays=lambda a: _without(a, "generator/1")),
@@ -66,8 +67,12 @@ CRAFTED = {
     "a weight of another shape": (dict(change_arrays=lambda a: {**a, "discriminator/0": np.zeros((3, 3), np.float32)}),
                                   "its discriminator/0 is float32 shaped (3, 3), this model's (784, 8)"),
     "a weight of text": (dict(change_arrays=lambda a: {**a, "generator/0": np.full(a["generator/0"].shape, "x")}),
-                         "its generator/0 is <U1 shaped (8, 8), this model's (8, 8)"),
-    "no state": (dict(change_arrays=lambda a: _without(a, "state")), "not a ganutils checkpoint (no readable state in it)"),
+                         "its array 'generator/0.npy' holds <U1, not numbers"),
+    "an extra array": (dict(change_arrays=lambda a: {**a, "extra/0": np.zeros(3)}),
+                       "its extra does not match this model (this model has no extra/0)"),
+    "a data fingerprint of text": (dict(change_state=lambda s: {**s, "data": "mnist"}),
+                                   "its state's data is not source, images, sha256"),
+    "no state": (dict(change_arrays=lambda a: _without(a, "state")), "not a ganutils checkpoint (no state in it)"),
 }
 
 
@@ -86,8 +91,22 @@ def test_a_crafted_checkpoint_is_refused_whole_with_one_line(checkpoint, how):
 
 def test_random_bytes_are_not_a_checkpoint(tmp_path):
     (tmp_path / "checkpoint.npz").write_bytes(np.random.default_rng(0).bytes(3000))
-    with pytest.raises(CheckpointError, match="checkpoint.npz: not a checkpoint"):
+    with pytest.raises(CheckpointError, match="checkpoint.npz: unreadable npz file"):
         _trainer().restore_checkpoint(tmp_path / "checkpoint.npz")
+
+
+def test_an_array_declaring_more_than_the_bound_is_refused_before_it_is_read(checkpoint, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MAX_STATE_BYTES", 100)
+    with pytest.raises(CheckpointError, match=r"its array 'state.npy' declares [\d,]+ bytes \(shape \(\d+,\)\), more than the 100"):
+        _trainer(seed=1).restore_checkpoint(checkpoint)
+
+
+def test_a_format_3_checkpoint_resumes_with_defaults_for_what_it_lacks(checkpoint):
+    _rewrite(checkpoint, change_state=lambda s: {**_without(s, "data"), "format": 3,
+                                                 "config": _without(s["config"], "ema_decay")})
+    trainer = _trainer(seed=1)
+    trainer.restore_checkpoint(checkpoint)
+    assert trainer.step == 3 and trainer.data is None
 
 
 def test_a_checkpoint_keeps_the_training_time_so_far(checkpoint):

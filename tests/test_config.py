@@ -25,12 +25,13 @@ def test_a_whole_number_is_a_number():
     assert TrainConfig(ema_decay=0).ema_decay == 0
 
 
-def test_from_dict_reads_back_as_dict_and_nothing_else():
+def test_from_dict_reads_back_as_dict_and_nothing_else_and_fills_what_an_older_file_lacks():
     config = TrainConfig(family="gan", batch_size=7)
     assert TrainConfig.from_dict(config.as_dict()) == config
     with pytest.raises(ConfigError, match="colour: is not a setting"):
         TrainConfig.from_dict({**config.as_dict(), "colour": 1})
-    with pytest.raises(ConfigError, match="seed: is missing"):
-        TrainConfig.from_dict({k: v for k, v in config.as_dict().items() if k != "seed"})
+    assert TrainConfig.from_dict({k: v for k, v in config.as_dict().items() if k != "seed"}) == config
+    with pytest.raises(ConfigError, match="family: is missing"):
+        TrainConfig.from_dict({k: v for k, v in config.as_dict().items() if k != "family"})
     with pytest.raises(ConfigError, match="config: must be a dict of settings, got list"):
         TrainConfig.from_dict([])

@@ -96,7 +96,14 @@ def test_keras_cache_is_used_and_a_broken_cache_is_not_skipped(offline, tmp_path
         load_mnist(verbose=False)
 
 
-def test_fashion_mnist_from_debian_directory(offline, idx_dir, monkeypatch):
+def _write_idx_split(folder, images, labels, prefix="train"):
+    write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def test_fashion_mnist_from_debian_directory(offline, tmp_path, monkeypatch):
+    idx_dir = _write_idx_split(tmp_path, *fake_digits(64, ink=0.6))
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", idx_dir)
     digits = load_dataset("fashion_mnist", verbose=False)
     assert digits.images.shape == (64, 28, 28, 1)

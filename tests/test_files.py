@@ -68,9 +68,12 @@ def test_json_never_holds_nan(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+EMPTY_MODEL = {"class_name": "Functional", "config": {"layers": []}}
+
+
 def _model_file(path, config_bytes, weight_bytes=0):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("config.json", b" " * config_bytes)
+        archive.writestr("config.json", json.dumps(EMPTY_MODEL).ljust(config_bytes))
         archive.writestr("model.weights.h5", b"\0" * weight_bytes)
     return path
 

@@ -120,5 +120,5 @@ def test_sigterm_ends_a_run_like_ctrl_c_and_releases_its_lock(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
-    assert stderr == "ganutils: interrupted; continue a training run with --resume\n"
+    assert stderr == "ganutils: interrupted: training stopped; continue the run with --resume\n"
     assert not (tmp_path / LOCK).exists()

@@ -31,7 +31,7 @@ def test_many_images_are_drawn_in_batches_from_the_same_noise(generator, monkeyp
 def test_a_model_whose_output_is_not_an_image_is_refused(tmp_path, run_cli):
     noise = keras.Input((8,))
     keras.Model(noise, keras.layers.Dense(10)(noise)).save(tmp_path / "classifier.keras")
-    with pytest.raises(ModelFileError, match=r"classifier.keras: not a generator \(its output is shaped \(None, 10\)"):
+    with pytest.raises(ModelFileError, match=r"classifier.keras: not a generator \(its output is float32 shaped \(None, 10\), not floats"):
         load_generator(tmp_path / "classifier.keras")
     status, _, stderr = run_cli("sample", tmp_path / "classifier.keras", "--n", 4, "--out", tmp_path / "x.png")
     assert status == 1
