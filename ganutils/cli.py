@@ -222,7 +222,7 @@ def _missing_backend(error):
 
 
 def _train(args):
-    from ganutils.run_folder import check_run_folder
+    from ganutils.run_folder import CHECKPOINT, check_run_folder
 
     out_dir = Path(args.out or Path("runs") / args.model)
     _check_output_dir(out_dir)
@@ -240,6 +240,10 @@ def _train(args):
                   devices=args.devices)
     except DevicesError as error:
         raise CommandLineError(f"--devices {args.devices}: {error}") from None
+    except StandardOutputError as error:
+        checkpoint = out_dir / CHECKPOINT
+        after = f"the last checkpoint is {checkpoint}: continue with --resume" if checkpoint.exists() else "no checkpoint was saved"
+        raise StandardOutputError(f"{error}; {after}") from None
 
 
 def _sample(args):
@@ -393,8 +397,7 @@ def main(argv=None):
         print(f"ganutils: interrupted: {INTERRUPTED.get(command, 'stopped')}", file=sys.stderr)
         return 130
     except StandardOutputError as error:
-        after = "; continue the run with --resume" if command == "train" else ""
-        print(f"ganutils: error: {error}{after}", file=sys.stderr)
+        print(f"ganutils: error: {error}", file=sys.stderr)
         return 1
     except (ValueError, OSError) as error:
         if os.environ.get("GANUTILS_DEBUG"):

@@ -118,9 +118,9 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
 
 def _check_training_set(config, images):
     """Refuse a batch size or a number of clusters larger than the training set."""
-    for setting in ("batch_size", "clusters"):
+    for setting, what in (("batch_size", "the batch size is"), ("clusters", "the number of clusters is")):
         if getattr(config, setting) > images:
-            raise RunError(f"{option_name(setting)} {getattr(config, setting)}: more than the {images:,} training images")
+            raise RunError(f"{option_name(setting)} {getattr(config, setting)}: {what} larger than the training set ({images:,} images)")
 
 
 def _check_same_data(saved, data, checkpoint):

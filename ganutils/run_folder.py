@@ -104,8 +104,16 @@ def locked(out_dir):
         yield
     finally:
         lock.unlink(missing_ok=True)
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        if created:
+            _remove_if_empty(out_dir)
+
+
+def _remove_if_empty(out_dir):
+    """Delete a folder that holds nothing but empty folders of a run's (a run that stopped before writing anything)."""
+    for name in (SNAPSHOTS, EVALUATION_IMAGES, ""):
+        folder = out_dir / name
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _take_lock(lock):

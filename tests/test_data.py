@@ -195,3 +195,101 @@ def test_random_bytes_npz_is_not_taken_for_a_pickle(tmp_path):
     with pytest.raises(DataError, match=r"mnist.npz: unreadable npz file \(not a zip archive") as raised:
         load_mnist(data_dir=tmp_path, verbose=False)
     assert "pickle" not in str(raised.value)
+
+
+def _idx_file(path, header_shape, payload=b""):
+    """An IDX file whose header declares `header_shape`, followed by `payload`: what a crafted file may hold."""
+    header = bytes([0, 0, 8, len(header_shape)]) + b"".join(size.to_bytes(4, "big") for size in header_shape)
+    with gzip.open(path, "wb") as stream:
+        stream.write(header + payload)
+    return path
+
+
+@pytest.mark.parametrize(
+    "header_shape, payload, message",
+    [
+        ((8_000_000, 28, 28), bytes(1000), "declares 8,000,000 items, more than the 100,000 ganutils reads"),
+        ((64,) * 255, b"", "an IDX file of 255 dimensions; expected 3 (images)"),
+        ((2**32 - 1,) * 4, b"", "an IDX file of 4 dimensions; expected 3 (images)"),
+        ((1, 2**32 - 1, 2**32 - 1), b"", "declares items shaped (4294967295, 4294967295); expected 28x28 images"),
+        ((64, 28, 28), bytes(64 * 784 + 1), "holds more data than its IDX header declares (50,176 bytes)"),
+    ],
+)
+def test_an_idx_header_is_checked_before_its_data_are_read(idx_dir, header_shape, payload, message):
+    path = _idx_file(idx_dir / "train-images-idx3-ubyte.gz", header_shape, payload)
+    with pytest.raises(DataError) as refused:
+        load_mnist(data_dir=idx_dir, verbose=False)
+    assert str(refused.value) == f"{path}: {message}"
+
+
+def _npz_with_header(folder, shape, data_bytes):
+    """An mnist.npz whose x_train header declares `shape` of uint8 but holds `data_bytes` zeros."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(folder / "mnist.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x_train.npy", header.getvalue() + bytes(data_bytes))
+        for name, array in (("y_train", np.zeros(shape[0], np.uint8)),):
+            stream = io.BytesIO()
+            np.save(stream, array)
+            archive.writestr(f"{name}.npy", stream.getvalue())
+    return folder / "mnist.npz"
+
+
+def test_an_npz_array_is_checked_against_its_header_before_it_is_read(tmp_path, monkeypatch):
+    path = _npz_with_header(tmp_path, (1_000_000_000, 28, 28), 1000)
+    with pytest.raises(DataError, match=r"mnist.npz: its array 'x_train.npy' declares 784,000,000,000 bytes of data but unpacks to 1,000"):
+        load_mnist(data_dir=tmp_path, verbose=False)
+    _npz_with_header(tmp_path, (20, 28, 28), 20 * 784)
+    monkeypatch.setattr(data, "MAX_IMAGES", 10)
+    with pytest.raises(DataError, match=r"mnist.npz: its x_train declares 20 items, more than the 10 ganutils reads"):
+        load_mnist(data_dir=tmp_path, verbose=False)
+    monkeypatch.setattr(data, "MAX_IMAGES", 100)
+    monkeypatch.setattr(data, "MAX_IMAGE_BYTES", 10_000)
+    with pytest.raises(DataError, match=rf"{path}: its array 'x_train.npy' declares 15,680 bytes .* more than the 10,000"):
+        load_mnist(data_dir=tmp_path, verbose=False)
+
+
+@pytest.mark.parametrize(
+    "images, found",
+    [
+        (np.full((20, 28, 28), 255_000, np.int64), "from 255000 to 255000"),
+        (np.full((20, 28, 28), -3, np.int16), "from -3 to -3"),
+        (np.full((20, 28, 28), 60_000, np.float16), "from 60000 to 60000"),
+        (np.full((20, 28, 28), 1e300, np.float64), "from 1e+300 to 1e+300"),
+    ],
+)
+def test_pixels_outside_0_to_255_are_refused_naming_the_file_and_range(tmp_path, images, found):
+    _write_npz(tmp_path, images, np.zeros(20, np.uint8))
+    with pytest.raises(DataError) as refused:
+        load_mnist(data_dir=tmp_path, verbose=False)
+    assert str(refused.value) == f"{tmp_path / 'mnist.npz'}: pixel values {found}; expected 0 to 255 (or floats from 0 to 1)"
+
+
+def test_floats_from_0_to_1_are_read_as_0_to_255_with_a_notice(tmp_path, capsys):
+    images, labels = fake_digits(20)
+    _write_npz(tmp_path, images / np.float32(255), labels)
+    digits = load_mnist(data_dir=tmp_path, verbose=False)
+    np.testing.assert_allclose(digits.images[..., 0], images / 127.5 - 1, atol=1e-5)
+    assert capsys.readouterr().out == f"Notice: {tmp_path / 'mnist.npz'} holds pixel values from 0 to 1; reading them as 0 to 255\n"
+
+
+def test_images_that_look_like_the_other_dataset_are_refused(tmp_path, capsys):
+    _write_idx_split(tmp_path, *fake_digits(64))
+    with pytest.raises(DataError, match=rf"IDX files in {tmp_path}: these images look like mnist, not fashion_mnist"):
+        load_dataset("fashion_mnist", data_dir=tmp_path, verbose=False)
+    _write_idx_split(tmp_path, *fake_digits(64, ink=0.6))
+    with pytest.raises(DataError, match="look like fashion_mnist, not mnist .* choose --data fashion_mnist"):
+        load_dataset("mnist", data_dir=tmp_path, verbose=False)
+    _write_idx_split(tmp_path, *fake_digits(64, ink=0.4))
+    load_dataset("mnist", data_dir=tmp_path, verbose=False)
+    assert capsys.readouterr().out.startswith(f"Notice: cannot tell whether the images of IDX files in {tmp_path} are mnist")
+
+
+def test_a_fingerprint_tells_training_sets_apart(idx_dir):
+    digits = load_mnist(data_dir=idx_dir, verbose=False)
+    assert data.fingerprint(digits) == data.fingerprint(load_mnist(data_dir=idx_dir, verbose=False))
+    other = digits._replace(images=digits.images[::-1])
+    assert data.fingerprint(other)["sha256"] != data.fingerprint(digits)["sha256"]

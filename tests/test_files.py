@@ -96,3 +96,80 @@ def test_the_shipped_models_are_well_within_the_limits():
         with zipfile.ZipFile(path) as archive:
             sizes = {member.filename: member.file_size for member in archive.infolist()}
         assert sizes["config.json"] * 20 < files.MAX_MODEL_CONFIG_BYTES and sum(sizes.values()) * 20 < files.MAX_MODEL_BYTES
+
+
+def _config_file(path, layers):
+    """A .keras file holding only a config.json of a model with `layers`: what a crafted file may hold."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Functional", "config": {"layers": layers}}))
+    return path
+
+
+def _layer(kind, input_shape=(None, 100), **settings):
+    build = {"build_config": {"input_shape": list(input_shape)}} if input_shape else {}
+    return {"class_name": kind, "config": {"name": kind.lower(), **settings}, **build}
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ([_layer("Dense", units=375_000_000)], "layer 'dense' (Dense) has units 375000000; ganutils loads from 1 to 100,000"),
+        ([_layer("Dense", units=60_000), _layer("Dense", (None, 60_000), units=1000)],
+         "its layers hold 66,061,000 weights, more than the 50,000,000 ganutils loads"),
+        ([_layer("Dense", input_shape=None, units=8)], "layer 'dense' (Dense) has no input shape in its build_config"),
+        ([_layer("Lambda")], "layer 'lambda' (Lambda) is of a class ganutils does not load"),
+        ([_layer("Embedding", input_dim=100_000, output_dim=100_000)],
+         "its layers hold 10,000,000,000 weights, more than the 50,000,000"),
+        ([_layer("Conv2D", (None, 28, 28, 1), filters=64, kernel_size=[1000, 1000])], "has a kernel of 1,000,000 pixels"),
+        ([_layer("UpSampling2D", size=[10_000, 10_000])], "enlarges images more than 8 times a side"),
+        ([_layer("CategoryEncoding", num_tokens=10**9)], "has num_tokens 1000000000"),
+        ([{"class_name": "Functional", "config": {"layers": [_layer("Dense", units=True)]}}], "has units True"),
+    ],
+)
+def test_a_model_config_asking_for_too_many_weights_is_refused_before_keras_builds_it(tmp_path, layers, message):
+    path = _config_file(tmp_path / "crafted.keras", layers)
+    with pytest.raises(ModelFileError) as refused:
+        check_model_file(path)
+    assert str(refused.value).startswith(f"{path}: ") and message in str(refused.value)
+
+
+def test_the_course_models_configs_pass():
+    for path in sorted(Path(__file__).parents[1].glob("trained_models/*.keras")):
+        check_model_file(path)
+
+
+def test_staged_outputs_replace_the_old_set_together_or_not_at_all(tmp_path):
+    (tmp_path / "a.txt").write_text("old")
+    (tmp_path / "run.json").write_text("old")
+    with pytest.raises(RuntimeError):
+        with files.staged_outputs(tmp_path, last="run.json") as staging:
+            (staging / "a.txt").write_text("new")
+            raise RuntimeError("interrupted before the set was complete")
+    assert [(tmp_path / name).read_text() for name in ("a.txt", "run.json")] == ["old", "old"]
+    assert not (tmp_path / files.STAGED).exists()
+    with files.staged_outputs(tmp_path, last="run.json") as staging:
+        (staging / "sub").mkdir()
+        for name in ("a.txt", "run.json", "sub/b.txt"):
+            (staging / name).write_text("new")
+    assert [(tmp_path / name).read_text() for name in ("a.txt", "run.json", "sub/b.txt")] == ["new"] * 3
+    assert not (tmp_path / files.STAGED).exists()
+
+
+def test_a_move_interrupted_after_the_set_was_complete_is_finished_later(tmp_path):
+    staging = tmp_path / files.STAGED
+    staging.mkdir()
+    (staging / "a.txt").write_text("new")
+    assert files.finish_staged_outputs(tmp_path) and not (tmp_path / "a.txt").exists()  # incomplete: dropped
+    staging.mkdir()
+    (staging / "a.txt").write_text("new")
+    (staging / files.STAGED_COMPLETE).touch()
+    assert files.finish_staged_outputs(tmp_path) and (tmp_path / "a.txt").read_text() == "new"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_only_the_leftovers_of_one_target_are_removed_when_asked(tmp_path):
+    mine, other = tmp_path / ".big.partial-abc.npz", tmp_path / ".other.partial-abc.npz"
+    for path in (mine, other):
+        path.write_bytes(b"x")
+    assert remove_partial_files(tmp_path, tmp_path / "big.npz") == 1
+    assert not mine.exists() and other.exists()

@@ -6,16 +6,18 @@ Keras again.
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from mnist_files import write_idx_folder
+from mnist_files import fake_digits, write_idx, write_idx_folder
 from one_line import one_line_error
 
 from ganutils.config import TrainConfig
+from ganutils.files import STAGED, STAGED_COMPLETE
 from ganutils.run import train_run
 from ganutils.run_folder import LOCK, RunError
 from ganutils.training import GANTrainer
@@ -187,3 +189,104 @@ def test_make_demo_replaces_its_own_folder():
     demo = next(line for line in (Path(__file__).parents[1] / "Makefile").read_text().splitlines()
                 if "ganutils train" in line)
     assert "--overwrite" in demo and "--out runs/cdcgan" in demo
+
+
+def test_resume_refuses_other_data_than_the_checkpoints(run_folder, tmp_path, run_cli):
+    other = tmp_path / "other-data"
+    other.mkdir()
+    for prefix, seed in (("train", 7), ("t10k", 8)):
+        images, labels = fake_digits(64, seed=seed)
+        write_idx(other / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(other / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    before = _state(run_folder)
+    status, _, stderr = run_cli("train", "gan", "--resume", "--steps", 16, "--data-dir", other, "--out", run_folder)
+    assert status == 1
+    one_line_error(stderr, f"{run_folder / 'checkpoint.npz'} trained on 64 images from IDX files in ",
+                   f"not these 64 from IDX files in {other}: resume with the same --data and --data-dir")
+    assert _state(run_folder) == before
+
+
+def test_data_of_the_other_kind_and_too_many_clusters_are_refused_naming_the_flag(idx_dir, tmp_path, run_cli):
+    status, _, stderr = run_cli("train", "gan", "--data", "fashion_mnist", "--data-dir", idx_dir, "--out", tmp_path / "a")
+    assert status == 1
+    one_line_error(stderr, f"IDX files in {idx_dir}: these images look like mnist, not fashion_mnist")
+    status, _, stderr = run_cli("train", "dcgan", "--clusters", 100, "--data-dir", idx_dir, "--out", tmp_path / "b")
+    assert status == 1
+    one_line_error(stderr, "--clusters 100: the number of clusters is larger than the training set (64 images)")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_final_writes_that_an_interruption_stopped_are_finished_before_the_folder_is_used(run_folder, tmp_path, run_cli):
+    staging = run_folder / STAGED
+    staging.mkdir()
+    summary = {**json.loads((run_folder / "run.json").read_text()), "steps": 99}
+    (staging / "run.json").write_text(json.dumps(summary))
+    shutil.copy(run_folder / "generator.keras", staging / "generator.keras")
+    (staging / STAGED_COMPLETE).touch()  # as a run killed between its last writes leaves the folder
+    status, _, stderr = run_cli("sample", run_folder / "generator.keras", "--n", 2, "--out", tmp_path / "x.npz")
+    assert status == 0, stderr
+    assert json.loads((run_folder / "run.json").read_text())["steps"] == 99 and not staging.exists()
+
+
+def test_sample_replaces_nothing_unasked_and_never_writes_into_a_running_runs_folder(run_folder, run_cli):
+    generator, checkpoint = run_folder / "generator.keras", run_folder / "checkpoint.npz"
+    before = checkpoint.read_bytes()
+    status, _, stderr = run_cli("sample", generator, "--n", 2, "--out", checkpoint)
+    assert status == 2
+    one_line_error(stderr, f"--out {checkpoint} exists: choose another name, or replace it with --overwrite")
+    assert checkpoint.read_bytes() == before
+    leftover = run_folder / ".x.partial-abcd1234.npz"  # as a sampling killed while it wrote leaves it
+    leftover.write_bytes(b"half")
+    assert run_cli("sample", generator, "--n", 2, "--out", run_folder / "x.npz")[0] == 0
+    assert not leftover.exists()
+    assert run_cli("sample", generator, "--n", 3, "--out", run_folder / "x.npz", "--overwrite")[0] == 0
+    with np.load(run_folder / "x.npz") as samples:
+        assert len(samples["images"]) == 3
+    (run_folder / LOCK).write_text(f"{os.getppid()}\n")  # a live process other than this one: a run in progress
+    status, _, stderr = run_cli("sample", generator, "--n", 2, "--out", run_folder / "y.npz")
+    assert status == 2
+    one_line_error(stderr, f"--out {run_folder / 'y.npz'}: {run_folder} is in use by another training run")
+    assert not (run_folder / "y.npz").exists()
+
+
+def test_links_as_outputs_are_refused(run_folder, tmp_path, run_cli):
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "nowhere.npz")
+    status, _, stderr = run_cli("sample", run_folder / "generator.keras", "--n", 2, "--out", dangling)
+    assert status == 2
+    one_line_error(stderr, f"--out {dangling} is a symbolic link; give the file's own path")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    status, _, stderr = run_cli("train", "gan", "--out", loop)
+    assert status == 2
+    one_line_error(stderr, f"--out {loop} is a symbolic link to nothing (dangling, or a loop)")
+
+
+class _ClosedPipe:
+    """Standard output whose reader has gone, as with `| head -c100`."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        pass
+
+
+def test_a_closed_standard_output_or_ctrl_c_stops_with_one_line_and_keeps_the_checkpoint(run_folder, idx_dir, run_cli,
+                                                                                          monkeypatch):
+    checkpoint = (run_folder / "checkpoint.npz").read_bytes()
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    status, _, stderr = run_cli("train", "gan", "--resume", "--steps", 16, "--data-dir", idx_dir, "--out", run_folder)
+    monkeypatch.undo()
+    assert status == 1
+    one_line_error(stderr, f"cannot write to standard output (Broken pipe); the last checkpoint is {run_folder / 'checkpoint.npz'}: "
+                           "continue with --resume")
+    assert (run_folder / "checkpoint.npz").read_bytes() == checkpoint and not (run_folder / LOCK).exists()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ganutils.sampling.sample_images", interrupted)
+    status, _, stderr = run_cli("sample", run_folder / "generator.keras", "--n", 2, "--out", run_folder / "x.npz")
+    assert status == 130 and stderr == "ganutils: interrupted: sampling stopped; nothing was written\n"
+    assert not (run_folder / "x.npz").exists()

@@ -51,3 +51,31 @@ def test_a_generator_drawing_nan_is_refused_by_sample_and_evaluate(generator, id
         assert status == 1
         one_line_error(stderr, f"{folder / 'nan.keras'}: the generator draws images with NaN or infinite pixels")
     assert sorted(p.name for p in folder.iterdir()) == ["nan.keras"]
+
+
+def _unusable_generators():
+    """Models whose inputs or outputs `sample` and `evaluate` cannot use, and what the refusal says."""
+    noise, label = keras.Input((8,)), keras.Input((), dtype="int32")
+    image = lambda x: keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(x))  # noqa: E731
+    unknown_width = keras.Input((None,))
+    few_rows = keras.layers.Flatten()(keras.layers.Embedding(5, 4)(label))
+    float_label = keras.Input((3,))
+    no_width = keras.Input((0,))
+    return {
+        "noise of unknown width": (keras.Model(unknown_width, keras.layers.Reshape((28, 28, 1))(
+            keras.layers.UpSampling1D(1)(keras.layers.Reshape((-1, 1))(unknown_width)))),
+            "its noise input is float32 shaped (None, None)"),
+        "noise of width 0": (keras.Model(no_width, image(no_width)), "shaped (None, 0)"),
+        "an embedding of 5 rows": (keras.Model([noise, label], image(keras.layers.Concatenate()([noise, few_rows]))),
+                                   "its layer 'embedding' takes 5 classes of labels, fewer than the 10 digits"),
+        "a float label of 3 numbers": (keras.Model([noise, float_label], image(keras.layers.Concatenate()([noise, float_label]))),
+                                       "its label input is float32 shaped (None, 3); expected whole numbers shaped (None,)"),
+    }
+
+
+def test_a_generator_the_course_cannot_use_is_refused_from_its_specs(tmp_path):
+    for name, (model, message) in _unusable_generators().items():
+        path = tmp_path / f"{name.replace(' ', '_')}.keras"
+        with pytest.raises(ModelFileError) as refused:
+            sampling.check_generator(model, path)
+        assert str(refused.value).startswith(f"{path}: ") and message in str(refused.value), name
