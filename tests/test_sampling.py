@@ -58,7 +58,7 @@ def _unusable_generators():
     noise, label = keras.Input((8,)), keras.Input((), dtype="int32")
     image = lambda x: keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(x))  # noqa: E731
     unknown_width = keras.Input((None,))
-    few_rows = keras.layers.Flatten()(keras.layers.Embedding(5, 4)(label))
+    few_rows = keras.layers.Flatten()(keras.layers.Embedding(5, 4, name="embedding")(label))
     float_label = keras.Input((3,))
     no_width = keras.Input((0,))
     return {
