@@ -26,8 +26,12 @@ def test_a_runtime_that_has_everything_only_pins_it():
     assert not [argument for argument in arguments if "==" not in argument and not argument.startswith("keras")]
 
 
-def test_an_empty_runtime_gets_every_requirement_and_pins_nothing():
-    assert install_arguments(REQUIREMENTS, {}) == REQUIREMENTS
+def test_an_empty_runtime_gets_every_requirement_and_the_default_backend_and_pins_nothing():
+    assert install_arguments(REQUIREMENTS, {}, backend=["tensorflow>=2.20"]) == [*REQUIREMENTS, "tensorflow>=2.20"]
+
+
+def test_a_runtime_with_another_backend_gets_no_tensorflow():
+    assert install_arguments(REQUIREMENTS, {"jax": "0.4.30"}, backend=["tensorflow>=2.20"]) == ["jax==0.4.30", *REQUIREMENTS]
 
 
 def test_requirement_names_are_normalised():
@@ -41,9 +45,9 @@ def test_the_line_is_quoted_for_the_shell():
 
 
 def test_the_default_requirements_are_the_package_dependencies():
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = [argument for argument in install_arguments(versions={}) if "==" not in argument]
-    assert wanted == dependencies
+    assert wanted == project["dependencies"] + project["optional-dependencies"]["tensorflow"]
     assert {"numpy", "tensorflow", "pandas", "scikit-learn", "scipy", "matplotlib", "mlxtend"} <= set(KEPT)
 
 
