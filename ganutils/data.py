@@ -84,8 +84,8 @@ def _check_kind(name, images, source):
 
 def fingerprint(digits):
     """What identifies a training set: its source, image count and a hash of its images (kept with a run, to resume on the same data)."""
-    digest = hashlib.sha256(np.ascontiguousarray(digits.images).tobytes())
-    digest.update(np.ascontiguousarray(digits.labels).tobytes())
+    digest = hashlib.sha256(np.ascontiguousarray(digits.images))  # hashed in place: no copy of the images
+    digest.update(np.ascontiguousarray(digits.labels))
     return {"source": digits.source, "images": len(digits.images), "sha256": digest.hexdigest()}
 
 
@@ -278,8 +278,10 @@ def _load_npz(path, split):
 
 def _scale_images(images):
     """Pixel values 0..255 to float32 in [-1, 1], with a channel axis."""
-    images = np.asarray(images, dtype=np.float32).reshape(-1, *IMAGE_SHAPE)
-    return images / 127.5 - 1.0
+    images = np.array(images, dtype=np.float32).reshape(-1, *IMAGE_SHAPE)  # a copy, scaled in place: one float32 array at most
+    images /= 127.5
+    images -= 1.0
+    return images
 
 
 def epoch_batches(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
