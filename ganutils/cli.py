@@ -15,10 +15,11 @@ from pathlib import Path
 from ganutils.config import (
     BACKENDS,
     DATASETS,
-    DEFAULT_STEPS,
     FAMILIES,
     GENERATOR_LOSSES,
     MAX_SEED,
+    RECIPE_SETTINGS,
+    RECIPES,
     ConfigError,
     TrainConfig,
     option_name,
@@ -105,8 +106,15 @@ def _add_config_options(parser):
             continue
         if setting.default is not None:
             help += f" (default {setting.default})"
+        elif setting.name in RECIPE_SETTINGS:
+            help += f" (default: the recipe's, {_recipe_values(setting.name)})"
         parser.add_argument(option_name(setting.name), type=setting_type(setting), default=argparse.SUPPRESS,
                             choices=CHOICES.get(setting.name), help=help)
+
+
+def _recipe_values(name):
+    """A setting's value in each recipe of `RECIPES`, in words: "30000 for gan, ..."."""
+    return ", ".join(f"{recipe[name]} for {recipe_name}" for recipe_name, recipe in RECIPES.items())
 
 
 def given_settings(args):
@@ -130,7 +138,7 @@ def build_parser():
     train = commands.add_parser("train", help="train a GAN and write its models and pictures")
     train.add_argument("model", choices=CHOICES["family"], help="which GAN to train")
     length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int, help=f"training steps in all (default {DEFAULT_STEPS})")
+    length.add_argument("--steps", type=_positive_int, help=f"training steps in all (default: the recipe's, {_recipe_values('steps')})")
     length.add_argument("--epochs", type=_positive_int, help="passes over the training set in all")
     _add_config_options(train)
     train.add_argument("--data-dir", type=_path, help="directory with mnist.npz or the IDX .gz files")
@@ -233,7 +241,7 @@ def _train(args):
     from ganutils.devices import DevicesError
     from ganutils.run import train_run
 
-    steps = args.steps if args.steps or args.epochs or args.resume else DEFAULT_STEPS
+    steps = args.steps if args.steps or args.epochs or args.resume else config.recipe_steps
     try:
         train_run(config, out_dir, steps=steps, epochs=args.epochs, resume=args.resume, overwrite=args.overwrite,
                   data_dir=args.data_dir, verbose=0 if args.quiet else 1, given=tuple(given_settings(args)),

@@ -14,12 +14,23 @@ DATASETS = ("mnist", "fashion_mnist")
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 LATENT_DIM = 100
 MAX_LATENT_DIM = 1024  # a noise vector this long gives the DCGAN's first layer 6.4 million weights; the course uses 100
-DEFAULT_STEPS = 3000
 MAX_CLUSTERS = 1000
 MAX_SEED = 2**32 - 1
-# Adam step sizes by family: the convolutional models train faster at 1e-3, the MLPs keep the
-# DCGAN paper's 2e-4 (the measurements are in docs/design.md, "Learning rates").
-DEFAULT_LEARNING_RATES = {"gan": 2e-4, "cgan": 2e-4, "dcgan": 1e-3, "cdcgan": 1e-3}
+MAX_SHIFT = 7  # a quarter of the image's side
+SEED = 42  # every lesson's, the command line's and each shipped model's
+SELF_CONDITIONED_DCGAN = "self-conditioned dcgan"  # lesson 3's second run: dcgan on k-means clusters
+SELF_CONDITIONING_CLUSTERS = 50
+# Each lesson's recipe: the settings in which its runs differ, written once. The lessons, the
+# command line's defaults and the shipped generators all take them from here; docs/design.md,
+# "Recipes", gives the measurements behind each.
+RECIPES = {
+    "gan": {"steps": 30_000, "learning_rate": 2e-4, "ema_decay": 0.999, "max_shift": 0},
+    "cgan": {"steps": 30_000, "learning_rate": 2e-4, "ema_decay": 0.999, "max_shift": 0},
+    "dcgan": {"steps": 8_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
+    SELF_CONDITIONED_DCGAN: {"steps": 3_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
+    "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "ema_decay": 0.0, "max_shift": 2},
+}
+RECIPE_SETTINGS = ("learning_rate", "ema_decay", "max_shift")  # None in a TrainConfig: the recipe's value
 TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
@@ -31,9 +42,14 @@ class ConfigError(ValueError):
         self.setting, self.message = setting, message
 
 
-def _setting(default, help):
-    """A field of `TrainConfig` with the sentence the command line shows for it."""
-    return field(default=default, metadata={"help": help})
+def _setting(default, help, kind=None):
+    """A field of `TrainConfig` with the sentence the command line shows for it, and its type where the default is None."""
+    return field(default=default, metadata={"help": help, "type": kind or type(default)})
+
+
+def recipe_name(family, clusters=0):
+    """The key of `RECIPES` for a run: the family's, or lesson 3's self-conditioned DCGAN's."""
+    return SELF_CONDITIONED_DCGAN if family == "dcgan" and clusters else family
 
 
 @dataclass
@@ -44,21 +60,25 @@ class TrainConfig:
     data: str = _setting("mnist", "training set: mnist or fashion_mnist")
     batch_size: int = _setting(64, "real images per step, and as many generated ones")
     latent_dim: int = _setting(LATENT_DIM, "size of the noise vector z")
-    learning_rate: float | None = _setting(None, "Adam step size of both players (default: 0.001 for dcgan and cdcgan, 0.0002 for gan and cgan)")
+    learning_rate: float | None = _setting(None, "Adam step size of both players", float)
     beta_1: float = _setting(0.5, "Adam's first-moment decay (the DCGAN paper's 0.5; it found 0.9 made training oscillate)")
     label_smoothing: float = _setting(0.1, "D's target for real images is 1 - this")
     generator_loss: str = _setting("non_saturating", "G's loss: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))")
     alternating: bool = _setting(False, "update D first and let G answer the updated D (Algorithm 1); default: both from one forward pass")
     real_and_fake_together: bool = _setting(False, "D judges real images and fakes as one batch (matters for batch norm in D)")
-    seed: int = _setting(0, "seeds weights, noise and data order")
+    seed: int = _setting(SEED, "seeds weights, noise and data order")
     mixed_precision: bool = _setting(False, "float16 maths with float32 weights (for GPUs with tensor cores; slow on a CPU)")
-    ema_decay: float = _setting(0.999, "the saved generator is a moving average of G's weights with this decay; 0: G itself")
+    ema_decay: float | None = _setting(None, "the saved generator is a moving average of G's weights with this decay; 0: G itself", float)
     clusters: int = _setting(0, "gan and dcgan: train on this many k-means clusters of the images as labels (self-conditioning); 0: off")
+    max_shift: int | None = _setting(None, "in training, D shifts each image it judges by up to this many pixels; 0: no shift", int)
 
     def __post_init__(self):
         self._check_types()
-        if self.learning_rate is None and self.family in DEFAULT_LEARNING_RATES:
-            self.learning_rate = DEFAULT_LEARNING_RATES[self.family]
+        if self.family not in FAMILIES:
+            raise ConfigError("family", f"choose one of {', '.join(FAMILIES)}, got {self.family!r}")
+        for name in RECIPE_SETTINGS:
+            if getattr(self, name) is None:
+                setattr(self, name, self.recipe[name])
         for setting, fine, message in self._checks():
             if not fine:
                 raise ConfigError(setting, message)
@@ -67,7 +87,7 @@ class TrainConfig:
         """Refuse a value of the wrong type, before `_checks` compares it with its range."""
         for setting in settings():
             value = getattr(self, setting.name)
-            if value is None and setting.default is None:  # the learning rate: the family's default
+            if value is None and setting.name in RECIPE_SETTINGS:  # the recipe's value
                 continue
             if not is_of_type(value, setting_type(setting)):
                 raise ConfigError(setting.name, f"must be {TYPE_NAMES[setting_type(setting)]}, got {value!r}")
@@ -75,11 +95,10 @@ class TrainConfig:
     def _checks(self):
         """(setting, whether it is fine, what is wrong otherwise) for every setting."""
         return [
-            ("family", self.family in FAMILIES, f"choose one of {', '.join(FAMILIES)}, got {self.family!r}"),
             ("data", self.data in DATASETS, f"choose one of {', '.join(DATASETS)}, got {self.data!r}"),
             ("batch_size", self.batch_size >= 1, f"must be positive, got {self.batch_size}"),
             ("latent_dim", 1 <= self.latent_dim <= MAX_LATENT_DIM, f"must be from 1 to {MAX_LATENT_DIM}, got {self.latent_dim}"),
-            ("learning_rate", self.learning_rate is not None and 0 < self.learning_rate < 1,
+            ("learning_rate", 0 < self.learning_rate < 1,
              f"must be between 0 and 1, got {self.learning_rate}"),
             ("beta_1", 0 <= self.beta_1 < 1, f"must be in [0, 1), got {self.beta_1}"),
             ("label_smoothing", 0 <= self.label_smoothing < 0.5, f"must be in [0, 0.5), got {self.label_smoothing}"),
@@ -87,11 +106,22 @@ class TrainConfig:
              f"choose one of {', '.join(GENERATOR_LOSSES)}, got {self.generator_loss!r}"),
             ("seed", 0 <= self.seed <= MAX_SEED, f"must be from 0 to {MAX_SEED}, got {self.seed}"),
             ("ema_decay", 0 <= self.ema_decay < 1, f"must be in [0, 1), got {self.ema_decay}"),
+            ("max_shift", 0 <= self.max_shift <= MAX_SHIFT, f"must be from 0 to {MAX_SHIFT}, got {self.max_shift}"),
             ("clusters", not self.clusters or self.family in CLUSTERED_TWINS,
              f"is for the unconditional models ({' and '.join(CLUSTERED_TWINS)}); {self.family} has labels"),
             ("clusters", self.clusters == 0 or 2 <= self.clusters <= MAX_CLUSTERS,
              f"must be 0 (off) or from 2 to {MAX_CLUSTERS}, got {self.clusters}"),
         ]
+
+    @property
+    def recipe(self):
+        """This run's recipe in `RECIPES`: its family's, or the self-conditioned DCGAN's."""
+        return RECIPES[recipe_name(self.family, self.clusters)]
+
+    @property
+    def recipe_steps(self):
+        """The number of training steps of this run's recipe."""
+        return self.recipe["steps"]
 
     def as_dict(self):
         """The settings as a plain dict, as checkpoints and run.json store them."""
@@ -99,7 +129,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values):
-        """The config that `as_dict` gave `values`, with checked values; a setting an older file lacks takes its default.
+        """The config that `as_dict` gave `values`, with checked values; a setting an older file lacks takes what its version meant.
 
         The family must be there, and nothing but settings.
         """
@@ -110,7 +140,13 @@ class TrainConfig:
             raise ConfigError(unknown[0], "is not a setting of this version of ganutils")
         if "family" not in values:
             raise ConfigError("family", "is missing")
-        return cls(**values)
+        return cls(**{**_meant_by_older_files(values), **values})
+
+
+def _meant_by_older_files(values):
+    """The settings that files written before them trained with: G's average of decay 0.999, and D's shift only in the plain DCGAN."""
+    plain_dcgan = values.get("family") == "dcgan" and not values.get("clusters")
+    return {"ema_decay": 0.999, "max_shift": 2 if plain_dcgan else 0}
 
 
 def settings():
@@ -119,8 +155,8 @@ def settings():
 
 
 def setting_type(setting):
-    """The type of a setting's values: its default's (float for the learning rate, whose default is None)."""
-    return float if setting.default is None else type(setting.default)
+    """The type of a setting's values."""
+    return setting.metadata["type"]
 
 
 def option_name(setting_name):

@@ -11,6 +11,13 @@ from pathlib import Path
 from ganutils.plotting import StepSnapshots  # noqa: F401  (the lessons' snapshot callback)
 
 QUICK_VARIABLE = "GANUTILS_QUICK"
+SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose full run exports it
+    "gan": "01_gan",
+    "cgan": "02_cgan",
+    "dcgan": "03_dcgan",
+    "dcgan_self_conditioned": "03_dcgan",
+    "cdcgan": "04_cdcgan",
+}
 
 
 def quick_mode():
@@ -98,3 +105,42 @@ def report_metrics(generator, n=1000):
     results = evaluate_generator(generator, n=full_or_quick(n, 100))
     print(format_report(results))
     return results
+
+
+def show_settings(config, steps):
+    """Print a lesson's recipe: its steps and the settings it trains with."""
+    settings = ", ".join(f"{name}={value}" for name, value in config.as_dict().items())
+    print(f"{steps:,} steps of the {config.family} recipe: {settings}")
+
+
+def export_model(name, trainer, generator, digits, folder=None):
+    """Save a lesson's trained generator as `trained_models/NAME.keras`, with its `run.json` and `metrics.json`; returns the folder.
+
+    The files are those `ganutils train` and `ganutils evaluate --n 1000 --json` write for the
+    same run, staged so that they replace an earlier export together. They go into the course's
+    `trained_models/` (or `folder`) after a full run, and into a temporary folder in quick mode.
+    """
+    from ganutils.data import fingerprint
+    from ganutils.evaluate import evaluate_generator, judge_info
+    from ganutils.files import deflate_zip, staged_outputs, write_json
+    from ganutils.run import run_summary
+
+    trainer.data = fingerprint(digits)
+    if quick_mode():
+        folder = temporary_folder("ganutils-quick-models-")
+    folder = Path(folder or results_folder() / "trained_models")
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = evaluate_generator(generator, n=full_or_quick(1000, 100))
+    with staged_outputs(folder, last=f"{name}.run.json") as staging:
+        generator.save(staging / f"{name}.keras")
+        deflate_zip(staging / f"{name}.keras")
+        write_json(staging / f"{name}.metrics.json", {"generator": f"trained_models/{name}.keras", "judge": judge_info(), **metrics})
+        write_json(staging / f"{name}.run.json", run_summary(trainer, digits.source))
+    print(f"Saved the generator as {folder / (name + '.keras')}, with its run.json and metrics.json")
+    return folder
+
+
+def say_closer(*named_results):
+    """Print which of several (name, `report_metrics` results) is closest to real digits in Fréchet distance."""
+    name, _ = min(named_results, key=lambda named: named[1]["generated"]["frechet_distance"])
+    print(f"Closer to real digits in Fréchet distance: {name}")

@@ -142,6 +142,17 @@ def finish_staged_outputs(folder, last=None):
     return True
 
 
+def deflate_zip(path):
+    """Rewrite the zip archive at `path` (a `.keras` file) with every member compressed; returns (bytes before, after)."""
+    path = Path(path)
+    before = path.stat().st_size
+    with atomic_output(path) as temporary:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+            for member in source.infolist():
+                target.writestr(member, source.read(member.filename), compress_type=zipfile.ZIP_DEFLATED)
+    return before, path.stat().st_size
+
+
 def _remove(path):
     """Delete a file, link or folder tree, if there is one."""
     if path.is_dir() and not path.is_symlink():

@@ -15,8 +15,9 @@ in the generator, tanh output, strided convolutions instead of pooling. Five cho
   (with batch norm and LeakyReLU) before the 7x7 projection, a one-layer version of StyleGAN's
   mapping network (Karras et al., 2019): without a label, G must split its noise space into
   ten digits;
-- the unconditional DCGAN discriminator shifts its inputs by up to 2 pixels in training
-  (`RandomShift`), so that it cannot memorise the 5,000-digit offline training set.
+- the convolutional discriminators shift their inputs by up to 2 pixels in training
+  (`RandomShift`, the recipes' `max_shift`), so that they cannot memorise the 5,000-digit
+  offline training set.
 Optionally (`build_models(..., clusters=K)`), an unconditional model is self-conditioned: built
 as its conditional twin with one class per k-means cluster of the training images, and sampled
 through `ClusterCode`, which draws the cluster from the noise (Liu et al., 2020).
@@ -30,12 +31,11 @@ from functools import partial
 import keras
 from keras import layers, ops
 
-from ganutils.config import CLUSTERED_TWINS, FAMILIES, LATENT_DIM
+from ganutils.config import CLUSTERED_TWINS, FAMILIES, LATENT_DIM, RECIPES, recipe_name
 from ganutils.data import IMAGE_SHAPE, NUM_CLASSES
 LEAKY_SLOPE = 0.2
 INIT_STDDEV = 0.02
 DCGAN_HIDDEN_UNITS = 100  # width of the unconditional DCGAN generator's dense layer between noise and 7x7 map
-DCGAN_MAX_SHIFT = 2  # pixels by which the unconditional DCGAN discriminator shifts its inputs in training
 BACKGROUND = -1.0  # the value of an empty pixel in [-1, 1] images
 
 
@@ -97,6 +97,11 @@ def _dense_norm_leaky(x, units):
     """A generator's dense layer: no bias (batch norm's shift replaces it), batch norm, LeakyReLU."""
     x = layers.Dense(units, use_bias=False, kernel_initializer=_initializer())(x)
     return _leaky(layers.BatchNormalization()(x))
+
+
+def _shifted(images, max_shift):
+    """`images` through a `RandomShift` layer, or unchanged when `max_shift` is 0."""
+    return RandomShift(max_shift)(images) if max_shift else images
 
 
 @keras.saving.register_keras_serializable(package="ganutils")
@@ -208,7 +213,7 @@ def build_mlp_generator(
 
 
 def build_mlp_discriminator(
-    num_classes=None, input_shape=IMAGE_SHAPE, hidden_units=(512, 256), dropout=0.3
+    num_classes=None, input_shape=IMAGE_SHAPE, hidden_units=(512, 256), dropout=0.3, max_shift=0
 ):
     """Fully connected discriminator: image (and label) -> logit, D's score for "real".
 
@@ -218,11 +223,13 @@ def build_mlp_discriminator(
         input_shape: shape of one sample.
         hidden_units: width of each hidden layer.
         dropout: dropout rate after each hidden layer.
+        max_shift: in training, shift each input image by up to this many pixels first
+            (`RandomShift`); 0 for no shift.
     Returns:
         A `keras.Model` taking samples (and integer labels) and returning a logit; D(x) is its sigmoid.
     """
     inputs, label = _inputs(input_shape, num_classes, "image")
-    x = _join_label(layers.Flatten()(inputs[0]), label, num_classes)
+    x = _join_label(layers.Flatten()(_shifted(inputs[0], max_shift)), label, num_classes)
     for units in hidden_units:
         x = _leaky(layers.Dense(units, kernel_initializer=_initializer())(x))
         x = layers.Dropout(dropout, seed=_layer_seed())(x)
@@ -274,13 +281,12 @@ def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0):
             together), None otherwise.
         filters: channels of each strided convolution.
         max_shift: in training, shift each input image by up to this many pixels first
-            (`RandomShift`; the unconditional DCGAN uses `DCGAN_MAX_SHIFT`); 0 for no shift.
+            (`RandomShift`); 0 for no shift.
     Returns:
         A `keras.Model` taking images (and integer labels) and returning a logit; D(x) is its sigmoid.
     """
     inputs, label = _inputs(IMAGE_SHAPE, num_classes, "image")
-    image = RandomShift(max_shift)(inputs[0]) if max_shift else inputs[0]
-    x = _join_label_planes(image, label, num_classes)
+    x = _join_label_planes(_shifted(inputs[0], max_shift), label, num_classes)
     for channels in filters:
         x = layers.Conv2D(channels, 4, strides=2, padding="same", kernel_initializer=_initializer())(x)
         x = _leaky(x)
@@ -293,29 +299,38 @@ _BUILDERS = {
     "cgan": (build_mlp_generator, build_mlp_discriminator, NUM_CLASSES),
     "dcgan": (
         partial(build_dcgan_generator, hidden_units=DCGAN_HIDDEN_UNITS),
-        partial(build_dcgan_discriminator, max_shift=DCGAN_MAX_SHIFT),
+        build_dcgan_discriminator,
         None,
     ),
     "cdcgan": (build_dcgan_generator, build_dcgan_discriminator, NUM_CLASSES),
 }
 
 
-def build_models(family, latent_dim=LATENT_DIM, clusters=0):
+def build_models(family, latent_dim=LATENT_DIM, clusters=0, max_shift=None):
     """Build the (generator, discriminator) pair of one family: gan, cgan, dcgan or cdcgan.
 
     With `clusters`, an unconditional family (gan, dcgan) is built as its conditional twin
     (cgan, cdcgan) with one class per cluster: self-conditioning, trained on clusters of the
-    training images as labels and sampled through `with_cluster_code`.
+    training images as labels and sampled through `with_cluster_code`. D shifts its inputs by
+    up to `max_shift` pixels in training; None: as the run's recipe does.
     """
     if family not in _BUILDERS:
         raise ValueError(f"unknown model {family!r}; choose one of {', '.join(FAMILIES)}")
+    if max_shift is None:
+        max_shift = RECIPES[recipe_name(family, clusters)]["max_shift"]
     if clusters:
         if family not in CLUSTERED_TWINS:
             raise ValueError(f"clusters are for the unconditional models ({', '.join(CLUSTERED_TWINS)}), not {family}")
         build_generator, build_discriminator, _ = _BUILDERS[CLUSTERED_TWINS[family]]
-        return build_generator(latent_dim, num_classes=clusters), build_discriminator(num_classes=clusters)
-    build_generator, build_discriminator, num_classes = _BUILDERS[family]
-    return build_generator(latent_dim, num_classes=num_classes), build_discriminator(num_classes=num_classes)
+        num_classes = clusters
+    else:
+        build_generator, build_discriminator, num_classes = _BUILDERS[family]
+    return build_generator(latent_dim, num_classes=num_classes), build_discriminator(num_classes=num_classes, max_shift=max_shift)
+
+
+def build_config_models(config):
+    """The (generator, discriminator) pair that a `TrainConfig` trains."""
+    return build_models(config.family, config.latent_dim, config.clusters, config.max_shift)
 
 
 def is_conditional(model):

@@ -10,7 +10,7 @@ from ganutils.data import cluster_images, cluster_shares, fingerprint, load_data
 from ganutils.divergence import DivergedError
 from ganutils.files import remove_partial_files, staged_outputs, write_json
 from ganutils.history import save_history
-from ganutils.models import build_models, with_cluster_code
+from ganutils.models import build_config_models, with_cluster_code
 from ganutils.plotting import StepSnapshots, plot_history, save_evaluation_images, save_training_gif
 from ganutils.run_folder import (
     CHECKPOINT,
@@ -73,7 +73,7 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
     digits = load_dataset(config.data, data_dir=data_dir)
     _check_training_set(config, len(digits.images))
     data = fingerprint(digits)
-    trainer = GANTrainer(*build_models(config.family, config.latent_dim, config.clusters), config, devices)
+    trainer = GANTrainer(*build_config_models(config), config, devices)
     if resume:
         trainer.restore_checkpoint(out_dir / CHECKPOINT)
         _check_same_data(trainer.data, data, out_dir / CHECKPOINT)
@@ -97,23 +97,31 @@ def _train_locked(config, out_dir, steps, epochs, resume, overwrite, data_dir, v
         )
     except (DivergedError, NonFiniteImagesError) as error:  # a NaN loss, or NaN weights met in a snapshot or checkpoint
         raise RunError(f"{error}; {_last_checkpoint(trainer)}") from None
-    seconds = trainer.seconds - earlier_seconds
-    summary = {
-        "family": config.family,
+    summary = run_summary(trainer, digits.source, first_step, earlier_seconds)
+    write_outputs(trainer, generator, out_dir, summary)
+    print(f"Trained {summary['steps_this_session']} steps in {summary['seconds_this_session']:.0f} s; outputs in {out_dir}")
+    return trainer
+
+
+def run_summary(trainer, data_source, first_step=0, earlier_seconds=0.0):
+    """What `run.json` records of a trained run: its length, time, device, data and config.
+
+    `trainer.data` is the training set's fingerprint; `first_step` and `earlier_seconds` are
+    where this session started (a resumed run's checkpoint).
+    """
+    return {
+        "family": trainer.config.family,
         "steps": trainer.step,
         "seconds": round(trainer.seconds, 1),
         "steps_this_session": trainer.step - first_step,
-        "seconds_this_session": round(seconds, 1),
+        "seconds_this_session": round(trainer.seconds - earlier_seconds, 1),
         "device": training_device(trainer.devices),
         "devices": trainer.devices,
-        "data": digits.source,
-        "training_images": len(digits.images),
+        "data": data_source,
+        "training_images": trainer.data["images"],
         "data_sha256": trainer.data["sha256"],
-        "config": config.as_dict(),
+        "config": trainer.config.as_dict(),
     }
-    write_outputs(trainer, generator, out_dir, summary)
-    print(f"Trained {summary['steps_this_session']} steps in {seconds:.0f} s; outputs in {out_dir}")
-    return trainer
 
 
 def _check_training_set(config, images):

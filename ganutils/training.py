@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from ganutils import checkpoints
-from ganutils.config import TrainConfig  # noqa: F401  (the lessons' `training.TrainConfig`)
+from ganutils.config import SEED, SELF_CONDITIONING_CLUSTERS, TrainConfig  # noqa: F401  (the lessons' `training.TrainConfig`)
 from ganutils.data import epoch_batches
 from ganutils.devices import data_parallel, describe_devices, device_count, replicate, training_scope
 from ganutils.divergence import check_finite_losses, warn_of_large_loss

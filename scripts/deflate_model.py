@@ -1,29 +1,16 @@
 """Re-zip .keras files with deflate compression, in place (Keras stores them uncompressed).
 
-The four shipped generators must stay under 20 MB together; compressed, their float32 weights
-take about 8% less room, and Keras loads them as before. Usage:
+Compressed, a generator's float32 weights take about 8% less room, and Keras loads them as
+before; the lessons' exports (`course.export_model`) are compressed the same way. Usage:
 
     python scripts/deflate_model.py trained_models/dcgan.keras [...]
 """
 
 import sys
-import zipfile
-from pathlib import Path
 
-
-def deflate(path):
-    """Rewrite the zip archive at `path` with every member compressed; returns (bytes before, after)."""
-    path = Path(path)
-    temporary = path.with_suffix(".deflating")
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
-        for member in source.infolist():
-            target.writestr(member, source.read(member.filename), compress_type=zipfile.ZIP_DEFLATED)
-    before = path.stat().st_size
-    temporary.replace(path)
-    return before, path.stat().st_size
-
+from ganutils.files import deflate_zip
 
 if __name__ == "__main__":
     for name in sys.argv[1:]:
-        before, after = deflate(name)
+        before, after = deflate_zip(name)
         print(f"{name}: {before:,} -> {after:,} bytes")

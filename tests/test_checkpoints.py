@@ -109,6 +109,15 @@ def test_a_format_3_checkpoint_resumes_with_defaults_for_what_it_lacks(checkpoin
     assert trainer.step == 3 and trainer.data is None
 
 
+def test_a_checkpoint_from_before_the_shift_was_a_setting_resumes_with_the_shift_it_trained_with(checkpoint):
+    _rewrite(checkpoint, change_state=lambda s: {**s, "config": _without(s["config"], "max_shift")})
+    state = checkpoints.read_checkpoint_state(checkpoint)
+    assert state["config"].max_shift == 0 and state["config"].family == "gan"
+    trainer = _trainer(seed=1)
+    trainer.restore_checkpoint(checkpoint)
+    assert trainer.step == 3
+
+
 def test_a_checkpoint_keeps_the_training_time_so_far(checkpoint):
     trainer = _trainer(seed=1)
     trainer.restore_checkpoint(checkpoint)

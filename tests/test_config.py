@@ -2,7 +2,7 @@
 
 import pytest
 
-from ganutils.config import ConfigError, TrainConfig
+from ganutils.config import FAMILIES, RECIPE_SETTINGS, RECIPES, SELF_CONDITIONED_DCGAN, SEED, ConfigError, TrainConfig
 
 
 @pytest.mark.parametrize(
@@ -13,6 +13,8 @@ from ganutils.config import ConfigError, TrainConfig
         ({"learning_rate": "fast"}, "learning_rate: must be a number, got 'fast'"),
         ({"alternating": 1}, "alternating: must be true or false, got 1"),
         ({"family": None}, "family: must be text, got None"),
+        ({"max_shift": 1.5}, "max_shift: must be a whole number, got 1.5"),
+        ({"ema_decay": "none"}, "ema_decay: must be a number, got 'none'"),
     ],
 )
 def test_a_setting_of_the_wrong_type_is_a_config_error(settings, message):
@@ -35,3 +37,35 @@ def test_from_dict_reads_back_as_dict_and_nothing_else_and_fills_what_an_older_f
         TrainConfig.from_dict({k: v for k, v in config.as_dict().items() if k != "family"})
     with pytest.raises(ConfigError, match="config: must be a dict of settings, got list"):
         TrainConfig.from_dict([])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_config_takes_what_it_is_not_given_from_its_familys_recipe(family):
+    config = TrainConfig(family=family)
+    assert {name: getattr(config, name) for name in RECIPE_SETTINGS} == {name: RECIPES[family][name] for name in RECIPE_SETTINGS}
+    assert config.recipe_steps == RECIPES[family]["steps"] and config.seed == SEED
+    assert TrainConfig(family=family, ema_decay=0.5, max_shift=1).recipe_steps == RECIPES[family]["steps"]
+    assert (TrainConfig(family=family, ema_decay=0.5).ema_decay, TrainConfig(family=family, max_shift=1).max_shift) == (0.5, 1)
+
+
+def test_a_self_conditioned_dcgan_has_a_recipe_of_its_own():
+    assert TrainConfig(family="dcgan", clusters=50).recipe is RECIPES[SELF_CONDITIONED_DCGAN]
+    assert TrainConfig(family="gan", clusters=30).recipe is RECIPES["gan"]
+
+
+@pytest.mark.parametrize("shift", [-1, 8])
+def test_a_shift_outside_its_range_is_refused(shift):
+    with pytest.raises(ConfigError, match=f"max_shift: must be from 0 to 7, got {shift}"):
+        TrainConfig(max_shift=shift)
+
+
+def test_an_unknown_family_is_refused_before_its_recipe_is_looked_up():
+    with pytest.raises(ConfigError, match="family: choose one of gan, cgan, dcgan, cdcgan, got 'wgan'"):
+        TrainConfig(family="wgan")
+
+
+@pytest.mark.parametrize("family, clusters, shift", [("dcgan", 0, 2), ("dcgan", 50, 0), ("cdcgan", 0, 0), ("gan", 0, 0)])
+def test_a_file_written_before_the_shift_and_the_average_were_settings_gets_what_it_trained_with(family, clusters, shift):
+    older = {"family": family, "clusters": clusters, "learning_rate": 1e-3}
+    config = TrainConfig.from_dict(older)
+    assert (config.max_shift, config.ema_decay) == (shift, 0.999)

@@ -1,16 +1,21 @@
-"""The notebook helpers: quick mode, where outputs go, and snapshots every N steps for the GIF."""
+"""The notebook helpers: quick mode, where outputs go, snapshots every N steps for the GIF, and a lesson's export of its generator."""
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
 
 from ganutils import course
-from ganutils.models import build_mlp_discriminator, build_mlp_generator
 from ganutils.config import TrainConfig
+from ganutils.data import Digits, fingerprint
+from ganutils.models import build_mlp_discriminator, build_mlp_generator
+from ganutils.run import run_summary
+from ganutils.sampling import load_generator
 from ganutils.training import GANTrainer
 
 
@@ -90,3 +95,45 @@ def test_temporary_folders_are_removed_when_python_exits(tmp_path):
     environment = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     printed = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True)
     assert Path(printed.stdout.strip()).parent == tmp_path and list(tmp_path.iterdir()) == []
+
+
+def _trained_tiny_gan(steps=2):
+    generator = build_mlp_generator(hidden_units=(8,))
+    trainer = GANTrainer(generator, build_mlp_discriminator(hidden_units=(8,)), TrainConfig(family="gan", batch_size=8))
+    digits = Digits(np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32), np.zeros(16, np.int32), "test digits")
+    trainer.fit(digits.images, steps=steps, verbose=0)
+    return trainer, digits
+
+
+def test_a_full_run_exports_what_the_command_line_would_ship(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANUTILS_QUICK", "0")
+    monkeypatch.setattr(course, "full_or_quick", lambda full, quick: quick)  # the figures of 100 samples, not 1,000
+    trainer, digits = _trained_tiny_gan()
+    folder = course.export_model("gan", trainer, trainer.sampling_generator, digits, folder=tmp_path / "trained_models")
+    assert sorted(path.name for path in folder.iterdir()) == ["gan.keras", "gan.metrics.json", "gan.run.json"]
+    record = json.loads((folder / "gan.run.json").read_text())
+    assert record == {**run_summary(trainer, "test digits"), "seconds": record["seconds"], "seconds_this_session": record["seconds_this_session"]}
+    assert record["steps"] == 2 and record["data_sha256"] == fingerprint(digits)["sha256"]
+    metrics = json.loads((folder / "gan.metrics.json").read_text())
+    assert metrics["generator"] == "trained_models/gan.keras" and metrics["generated"]["n"] == 100
+    assert zipfile.ZipFile(folder / "gan.keras").infolist()[0].compress_type == zipfile.ZIP_DEFLATED
+    assert load_generator(folder / "gan.keras").output_shape == (None, 28, 28, 1)
+
+
+def test_a_quick_run_exports_into_a_temporary_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANUTILS_QUICK", "1")
+    trainer, digits = _trained_tiny_gan()
+    folder = course.export_model("gan", trainer, trainer.sampling_generator, digits, folder=tmp_path)
+    assert tmp_path not in folder.parents and (folder / "gan.run.json").is_file() and list(tmp_path.iterdir()) == []
+
+
+def test_show_settings_prints_the_steps_and_every_setting(capsys):
+    course.show_settings(TrainConfig(family="cdcgan"), 5000)
+    printed = capsys.readouterr().out
+    assert printed.startswith("5,000 steps of the cdcgan recipe: family=cdcgan, data=mnist")
+    assert "ema_decay=0.0" in printed and "max_shift=2" in printed
+
+
+def test_say_closer_names_the_generator_nearer_to_real_digits(capsys):
+    course.say_closer(("the average", {"generated": {"frechet_distance": 12.0}}), ("G itself", {"generated": {"frechet_distance": 9.5}}))
+    assert capsys.readouterr().out == "Closer to real digits in Fréchet distance: G itself\n"

@@ -6,10 +6,10 @@ import pytest
 
 from gradients import numpy
 
+from ganutils.config import RECIPES, SELF_CONDITIONED_DCGAN
 from ganutils.models import (
     CLUSTERED_TWINS,
     DCGAN_HIDDEN_UNITS,
-    DCGAN_MAX_SHIFT,
     FAMILIES,
     RandomShift,
     build_combined,
@@ -94,10 +94,21 @@ def _max_shifts(model):
     return [layer.max_shift for layer in model.layers if isinstance(layer, RandomShift)]
 
 
-def test_only_the_unconditional_dcgan_discriminator_shifts_its_inputs_and_g_learns_through_it():
-    assert _max_shifts(build_models("dcgan")[1]) == [DCGAN_MAX_SHIFT]
-    assert _max_shifts(build_models("cdcgan")[1]) == []
-    generator, discriminator = build_models("dcgan")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_discriminator_shifts_its_inputs_as_its_recipe_says(family):
+    shift = RECIPES[family]["max_shift"]
+    assert _max_shifts(build_models(family)[1]) == ([shift] if shift else [])
+    assert _max_shifts(build_models(family, max_shift=3)[1]) == [3]
+    assert _max_shifts(build_models(family, max_shift=0)[1]) == []
+
+
+def test_the_self_conditioned_dcgan_takes_its_own_recipes_shift():
+    assert _max_shifts(build_models("dcgan", clusters=4)[1]) == [RECIPES[SELF_CONDITIONED_DCGAN]["max_shift"]]
+
+
+@pytest.mark.parametrize("family", ["gan", "dcgan"])
+def test_the_shift_acts_in_training_only_and_g_learns_through_it(family):
+    generator, discriminator = build_models(family, max_shift=2)
     fakes = generator(np.random.default_rng(3).standard_normal((BATCH, 100)).astype(np.float32))
     # The GAN step judges the fakes with D in training mode, for both losses: they are shifted too.
     assert not np.allclose(numpy(discriminator(fakes, training=True)), numpy(discriminator(fakes, training=True)))
@@ -108,7 +119,7 @@ def test_a_saved_dcgan_discriminator_loads_with_its_shift(tmp_path):
     discriminator = build_models("dcgan")[1]
     discriminator.save(tmp_path / "d.keras")
     loaded = keras.models.load_model(tmp_path / "d.keras")
-    assert _max_shifts(loaded) == [DCGAN_MAX_SHIFT]
+    assert _max_shifts(loaded) == [RECIPES["dcgan"]["max_shift"]]
 
 
 def test_cluster_code_draws_each_cluster_as_often_as_its_share():

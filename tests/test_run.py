@@ -16,7 +16,7 @@ import pytest
 from mnist_files import fake_digits, write_idx, write_idx_folder
 from one_line import one_line_error
 
-from ganutils.config import TrainConfig
+from ganutils.config import SEED, TrainConfig
 from ganutils.files import STAGED, STAGED_COMPLETE
 from ganutils.run import train_run
 from ganutils.run_folder import LOCK, RunError
@@ -146,7 +146,7 @@ def test_an_interrupted_session_counts_to_its_checkpoint_and_its_leftovers_go(id
 def test_resume_refuses_settings_that_differ_from_the_checkpoint(idx_dir, run_folder, run_cli):
     out = run_folder
     before = _state(out)
-    status, _, stderr = run_cli("train", "gan", "--resume", "--batch-size", 64, "--learning-rate", 0.5, "--seed", 0,
+    status, _, stderr = run_cli("train", "gan", "--resume", "--batch-size", 64, "--learning-rate", 0.5, "--seed", SEED,
                                 "--data-dir", idx_dir, "--out", out)
     assert status == 1
     one_line_error(stderr, f"{out / 'checkpoint.npz'}: --resume continues with the checkpoint's settings",

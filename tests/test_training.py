@@ -276,7 +276,9 @@ def test_fit_needs_one_length_and_labels_for_conditional_models(trainer):
             trainer.fit(real, steps=1, verbose=0)
 
 
-def test_weight_average_moves_towards_g_by_one_minus_the_decay(trainer):
+@pytest.mark.parametrize("family", ["gan", "cdcgan"])
+def test_weight_average_moves_towards_g_by_one_minus_the_decay(family):
+    trainer = _trainer(family, ema_decay=0.999)
     real, labels = _real_batch()
     average = trainer.gan.average
     for step in range(STEPS):
