@@ -1,5 +1,5 @@
 # The README's two commands. Each creates .venv and installs the course into it first.
-#   make demo   trains a conditional DCGAN and writes its models and pictures to runs/cdcgan
+#   make demo   trains lesson 4's conditional DCGAN and writes its models and pictures to runs/cdcgan
 #   make test   runs every test: the unit tests and each notebook (nbval, quick mode; in the repository
 #               and copied alone into an empty folder) on TensorFlow,
 #               the unit tests again on JAX, and on PyTorch where torch is installed
@@ -24,7 +24,7 @@ $(TEST_INSTALLED): $(INSTALLED)
 
 demo: $(INSTALLED)
 	@echo "make demo: training into runs/cdcgan, replacing the run it holds (an earlier demo's, or any other)"
-	$(VENV)/bin/python -m ganutils train cdcgan --steps 3000 --seed 0 --out runs/cdcgan --overwrite
+	$(VENV)/bin/python -m ganutils train cdcgan --out runs/cdcgan --overwrite
 
 test: $(TEST_INSTALLED)
 	KERAS_BACKEND=tensorflow $(VENV)/bin/python -m pytest $(NBVAL)

@@ -10,8 +10,12 @@ DCGAN tutorial at batch 128 timed in the same run (a lesson may cost 3,000 of th
 held-out digits it calls real (MNIST's test split, from --held-out-dir). With several seeds, the
 last lines give each figure's median.
 
-    python benchmarks/lesson_recipes.py cdcgan --steps 3000 --every 500 --seeds 42 0 1
-    python benchmarks/lesson_recipes.py cdcgan --set ema_decay=0 learning_rate=2e-4 --max-shift 2
+The recipe is the lesson's (`ganutils.config.RECIPES`, steps included); `--set clusters=50`
+gives lesson 3's self-conditioned recipe. At the end of each seed's run it prints the copying
+ratio of the sampled generator (`evaluate.copying_ratio`), beside held-out real digits'.
+
+    python benchmarks/lesson_recipes.py cdcgan --steps 6000 --every 500 --seeds 42 0 1
+    python benchmarks/lesson_recipes.py cdcgan --set ema_decay=0.99 max_shift=0
     python benchmarks/lesson_recipes.py dcgan --set clusters=50
 """
 
@@ -24,14 +28,12 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganutils.config import TrainConfig, setting_type, settings
+from ganutils.config import FAMILIES, SEED, TrainConfig, setting_type, settings
 from ganutils.data import DataError, cluster_images, cluster_shares, load_dataset
-from ganutils.evaluate import evaluate_generator
-from ganutils.models import build_dcgan_discriminator, build_models, with_cluster_code
+from ganutils.evaluate import copying_ratio, evaluate_generator, generator_samples
+from ganutils.models import build_config_models, with_cluster_code
 from ganutils.training import GANTrainer, training_device
 
-LESSON_STEPS = {"gan": 10_000, "cgan": 10_000, "dcgan": 3_000, "cdcgan": 3_000}  # the lessons' runs as they stand
-LESSON_SEED = 42
 TUTORIAL_BATCH = 128
 TUTORIAL_STEPS = 30  # timed, after 5 untimed
 MEMORISATION_DIGITS = 1_000
@@ -101,13 +103,9 @@ def parse_settings(pairs):
     return changes
 
 
-def models_and_labels(config, real, max_shift):
+def models_and_labels(config, real):
     """The models, training labels, and the (sampled, G) generators to judge, as `ganutils train` builds them."""
-    generator, discriminator = build_models(config.family, config.latent_dim, config.clusters)
-    if max_shift:
-        num_classes = config.clusters or (10 if config.family == "cdcgan" else None)
-        discriminator = build_dcgan_discriminator(num_classes=num_classes, max_shift=max_shift)
-    trainer = GANTrainer(generator, discriminator, config)
+    trainer = GANTrainer(*build_config_models(config), config)
     if not config.clusters:
         return trainer, real.labels, (trainer.sampling_generator, trainer.generator)
     cluster_of_image = cluster_images(real.images, config.clusters, config.seed)
@@ -132,19 +130,30 @@ def memorisation(trainer, real, labels, held_out):
             share_called_real(trainer, held_out.images[:MEMORISATION_DIGITS], held_out.labels[:MEMORISATION_DIGITS]))
 
 
+def copying(generator, real, held_out):
+    """(the generator's copying ratio, held-out real digits'), or None without enough held-out digits."""
+    if held_out is None or len(held_out.images) < len(real.images) + MEMORISATION_DIGITS:
+        return None
+    order = np.random.default_rng(0).permutation(len(held_out.images))
+    reference = held_out.images[order[:len(real.images)]]
+    unseen = held_out.images[order[len(real.images):len(real.images) + MEMORISATION_DIGITS]]
+    samples, _ = generator_samples(generator, MEMORISATION_DIGITS)
+    return copying_ratio(samples, real.images, reference), copying_ratio(unseen, real.images, reference)
+
+
 def figures_line(name, results):
     generated, real = results["generated"], results["real"]
     parts = [f"{key.split('_')[0]} {generated[key]:.3g} ({real[key]:.3g})" for key in FIGURES if key in generated]
     return f"{name}: " + ", ".join(parts)
 
 
-def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutorial_seconds, max_shift):
+def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutorial_seconds):
     """Train one recipe for one seed, printing its figures every `every` steps; returns the last figures."""
     keras.utils.set_random_seed(seed)
     config = TrainConfig(family=family, seed=seed, **changes)
-    trainer, labels, (sampled, generator) = models_and_labels(config, real, max_shift)
-    rebuilt = f"; D rebuilt with a random shift of {max_shift} pixels" if max_shift else ""
-    print(f"{family}, seed {seed}, {steps} steps: {config.as_dict()}{rebuilt}", flush=True)
+    trainer, labels, (sampled, generator) = models_and_labels(config, real)
+    steps = steps or config.recipe_steps
+    print(f"{family}, seed {seed}, {steps} steps: {config.as_dict()}", flush=True)
     seconds, last = 0.0, {}
     while trainer.step < steps:
         started = time.perf_counter()
@@ -156,6 +165,9 @@ def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutoria
         memory = "n/a" if remembered is None else f"{remembered[0]:.2f} of training digits, {remembered[1]:.2f} of held-out"
         print(f"step {trainer.step:>6}, {seconds:7.1f} s, budget ratio {seconds / tutorial_seconds:6.0f} | "
               f"{figures_line('sampled', last['sampled'])} | {figures_line('G', last['G'])} | D calls real: {memory}", flush=True)
+    copied = copying(sampled, real, held_out)
+    if copied:
+        print(f"copying ratio of the sampled generator {copied[0]:.3f} (held-out real digits {copied[1]:.3f})", flush=True)
     return {**{f"sampled {key}": last["sampled"]["generated"][key] for key in FIGURES if key in last["sampled"]["generated"]},
             **{f"G {key}": last["G"]["generated"][key] for key in FIGURES if key in last["G"]["generated"]},
             **{f"real {key}": last["G"]["real"][key] for key in FIGURES if key in last["G"]["real"]},
@@ -164,13 +176,12 @@ def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutoria
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("family", choices=tuple(LESSON_STEPS))
-    parser.add_argument("--steps", type=int, help="training steps (default: the lesson's)")
+    parser.add_argument("family", choices=FAMILIES)
+    parser.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     parser.add_argument("--every", type=int, default=500, help="steps between measurements (default 500)")
     parser.add_argument("--n", type=int, default=1000, help="samples per measurement (default 1000)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[LESSON_SEED])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[SEED])
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="TrainConfig settings to change")
-    parser.add_argument("--max-shift", type=int, default=0, help="a convolutional D's random shift in pixels (0: none)")
     parser.add_argument("--data-dir", help="directory with the training digits (default: the first source that works)")
     parser.add_argument("--held-out-dir", type=Path, default=DEFAULT_HELD_OUT, help="MNIST's test split, for memorisation")
     args = parser.parse_args()
@@ -182,9 +193,8 @@ def main():
     tutorial_seconds = tutorial_step_seconds(real.images)
     print(f"Training on {training_device()}; TensorFlow's tutorial DCGAN step at batch {TUTORIAL_BATCH}: "
           f"{1000 * tutorial_seconds:.1f} ms, timed now", flush=True)
-    steps = args.steps or LESSON_STEPS[args.family]
-    finals = [train_recipe(args.family, parse_settings(args.set), seed, steps, args.every, args.n, real, held_out,
-                           tutorial_seconds, args.max_shift) for seed in args.seeds]
+    finals = [train_recipe(args.family, parse_settings(args.set), seed, args.steps, args.every, args.n, real, held_out,
+                           tutorial_seconds) for seed in args.seeds]
     if len(finals) > 1:
         for key in finals[0]:
             print(f"median of {len(finals)} seeds, {key}: {statistics.median(final[key] for final in finals):.4g}")

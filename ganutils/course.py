@@ -114,7 +114,7 @@ def show_settings(config, steps):
 
 
 def export_model(name, trainer, generator, digits, folder=None):
-    """Save a lesson's trained generator as `trained_models/NAME.keras`, with its `run.json` and `metrics.json`; returns the folder.
+    """Save a lesson's trained generator as `trained_models/NAME.keras`, with its `run.json` and `metrics.json`.
 
     The files are those `ganutils train` and `ganutils evaluate --n 1000 --json` write for the
     same run, staged so that they replace an earlier export together. They go into the course's
@@ -126,9 +126,8 @@ def export_model(name, trainer, generator, digits, folder=None):
     from ganutils.run import run_summary
 
     trainer.data = fingerprint(digits)
-    if quick_mode():
-        folder = temporary_folder("ganutils-quick-models-")
-    folder = Path(folder or results_folder() / "trained_models")
+    root = temporary_folder("ganutils-quick-") if quick_mode() else results_folder()
+    folder = Path(root / "trained_models" if folder is None or quick_mode() else folder)
     folder.mkdir(parents=True, exist_ok=True)
     metrics = evaluate_generator(generator, n=full_or_quick(1000, 100))
     with staged_outputs(folder, last=f"{name}.run.json") as staging:
@@ -136,8 +135,8 @@ def export_model(name, trainer, generator, digits, folder=None):
         deflate_zip(staging / f"{name}.keras")
         write_json(staging / f"{name}.metrics.json", {"generator": f"trained_models/{name}.keras", "judge": judge_info(), **metrics})
         write_json(staging / f"{name}.run.json", run_summary(trainer, digits.source))
-    print(f"Saved the generator as {folder / (name + '.keras')}, with its run.json and metrics.json")
-    return folder
+    shown = folder.relative_to(root) if folder.is_relative_to(root) else folder
+    print(f"Saved the generator as {shown / (name + '.keras')}, with its run.json and metrics.json")
 
 
 def say_closer(*named_results):

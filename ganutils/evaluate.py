@@ -176,6 +176,28 @@ def evaluate_generator(generator, n=DEFAULT_SAMPLES, seed=0, real=None):
     }
 
 
+def nearest_distances(images, reference, batch=500):
+    """The pixel (Euclidean) distance from each image to its nearest image in `reference`."""
+    flat_reference = reference.reshape(len(reference), -1).astype(np.float64)
+    reference_norms = (flat_reference**2).sum(axis=1)
+    distances = []
+    for start in range(0, len(images), batch):
+        flat = images[start:start + batch].reshape(-1, flat_reference.shape[1]).astype(np.float64)
+        squared = (flat**2).sum(axis=1, keepdims=True) - 2 * flat @ flat_reference.T + reference_norms
+        distances.append(np.sqrt(np.maximum(squared.min(axis=1), 0.0)))
+    return np.concatenate(distances)
+
+
+def copying_ratio(images, training, held_out):
+    """The median over `images` of (distance to the nearest training image) / (distance to the nearest held-out image).
+
+    Real digits that training never saw give about 1; a generator that copies its training
+    set gives well below 1. `held_out` should hold as many images as `training`.
+    """
+    to_training, to_held_out = nearest_distances(images, training), nearest_distances(images, held_out)
+    return float(np.median(to_training / np.maximum(to_held_out, 1e-12)))
+
+
 def format_report(results):
     """A small table of generated against real figures."""
     generated, real = results["generated"], results["real"]

@@ -1,9 +1,10 @@
-"""Print the README's results table from trained_models/*.metrics.json and *.run.json."""
+"""Print the README's results table from trained_models/*.metrics.json and *.run.json, one row per lesson's generator."""
 
 import json
 from pathlib import Path
 
-MODELS = ("gan", "cgan", "dcgan", "cdcgan")
+from ganutils.course import SHIPPED_MODELS
+
 FOLDER = Path(__file__).resolve().parents[1] / "trained_models"
 
 
@@ -14,20 +15,25 @@ def cell(figures, key, form):
     return f"{form.format(figures['generated'][key])} ({form.format(figures['real'][key])})"
 
 
+def model_name(model, config):
+    """The generator's file name, and what it was trained on when that is not labels or nothing."""
+    clusters = config.get("clusters", 0)
+    return f"`{model}`, self-conditioned on {clusters} clusters" if clusters else f"`{model}`"
+
+
 def main():
-    print("| model | steps | learning rate | weight average | training time | classifier score, N=1,000 (real) | Fréchet distance (real) "
-          "| conditional accuracy (real) | cross-entropy (real) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for model in MODELS:
+    print("| lesson | generator | steps | learning rate | weight average | D's shift | training time "
+          "| classifier score (real) | Fréchet distance (real) | conditional accuracy (real) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model, lesson in SHIPPED_MODELS.items():
         figures = json.loads((FOLDER / f"{model}.metrics.json").read_text())
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
-        decay = run["config"].get("ema_decay", 0)  # runs from before weight averaging have none
-        clusters = run["config"].get("clusters", 0)
-        name = f"`{model}`, self-conditioned on {clusters} clusters" if clusters else f"`{model}`"
-        print(f"| {name} | {run['steps']:,} | {run['config']['learning_rate']:g} | {f'{decay:g}' if decay else 'none'} "
-              f"| {run['seconds'] / 60:.1f} min "
+        config = run["config"]
+        decay = config["ema_decay"]
+        print(f"| {lesson[:2]} | {model_name(model, config)} | {run['steps']:,} | {config['learning_rate']:g} "
+              f"| {f'{decay:g}' if decay else 'none'} | {config['max_shift']} px | {run['seconds'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
-              f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} | {cell(figures, 'cross_entropy', '{:.3f}')} |")
+              f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} |")
 
 
 if __name__ == "__main__":

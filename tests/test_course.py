@@ -109,7 +109,8 @@ def test_a_full_run_exports_what_the_command_line_would_ship(monkeypatch, tmp_pa
     monkeypatch.setenv("GANUTILS_QUICK", "0")
     monkeypatch.setattr(course, "full_or_quick", lambda full, quick: quick)  # the figures of 100 samples, not 1,000
     trainer, digits = _trained_tiny_gan()
-    folder = course.export_model("gan", trainer, trainer.sampling_generator, digits, folder=tmp_path / "trained_models")
+    folder = tmp_path / "trained_models"
+    course.export_model("gan", trainer, trainer.sampling_generator, digits, folder=folder)
     assert sorted(path.name for path in folder.iterdir()) == ["gan.keras", "gan.metrics.json", "gan.run.json"]
     record = json.loads((folder / "gan.run.json").read_text())
     assert record == {**run_summary(trainer, "test digits"), "seconds": record["seconds"], "seconds_this_session": record["seconds_this_session"]}
@@ -120,11 +121,15 @@ def test_a_full_run_exports_what_the_command_line_would_ship(monkeypatch, tmp_pa
     assert load_generator(folder / "gan.keras").output_shape == (None, 28, 28, 1)
 
 
-def test_a_quick_run_exports_into_a_temporary_folder(monkeypatch, tmp_path):
+def test_a_quick_run_exports_into_a_temporary_folder(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("GANUTILS_QUICK", "1")
+    temporary = tmp_path / "temporary"
+    monkeypatch.setattr(course, "temporary_folder", lambda prefix: temporary)
     trainer, digits = _trained_tiny_gan()
-    folder = course.export_model("gan", trainer, trainer.sampling_generator, digits, folder=tmp_path)
-    assert tmp_path not in folder.parents and (folder / "gan.run.json").is_file() and list(tmp_path.iterdir()) == []
+    course.export_model("gan", trainer, trainer.sampling_generator, digits, folder=tmp_path / "trained_models")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["temporary"]
+    assert (temporary / "trained_models" / "gan.run.json").is_file()
+    assert "Saved the generator as trained_models/gan.keras" in capsys.readouterr().out
 
 
 def test_show_settings_prints_the_steps_and_every_setting(capsys):

@@ -9,10 +9,12 @@ from ganutils.evaluate import (
     classifier_score,
     conditional_accuracy,
     conditional_cross_entropy,
+    copying_ratio,
     evaluate_generator,
     frechet_distance,
     image_metrics,
     judge_info,
+    nearest_distances,
     real_samples,
 )
 
@@ -112,3 +114,16 @@ def test_reference_needs_enough_real_digits():
     few = Digits(np.zeros((5, 28, 28, 1), np.float32), np.zeros(5, np.int32), "five blanks")
     with pytest.raises(ValueError, match="only 5 real digits"):
         real_samples(few, 6)
+
+
+def test_nearest_distances_are_to_the_closest_reference_image():
+    reference = np.stack([np.full((28, 28, 1), value, np.float32) for value in (-1.0, 0.0, 1.0)])
+    images = np.stack([np.full((28, 28, 1), value, np.float32) for value in (-0.9, 0.6)])
+    np.testing.assert_allclose(nearest_distances(images, reference, batch=1), [0.1 * 28, 0.4 * 28], rtol=1e-6)
+
+
+def test_copies_of_training_digits_have_a_copying_ratio_far_below_unseen_real_digits(real):
+    order = np.random.default_rng(0).permutation(len(real.images))
+    training, held_out, unseen = (real.images[order[start:start + size]] for start, size in ((0, 2000), (2000, 2000), (4000, 500)))
+    assert copying_ratio(training[:500], training, held_out) < 1e-6  # zero but for rounding
+    assert 0.9 < copying_ratio(unseen, training, held_out) < 1.1
