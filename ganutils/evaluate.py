@@ -176,6 +176,12 @@ def evaluate_generator(generator, n=DEFAULT_SAMPLES, seed=0, real=None):
     }
 
 
+def digit_shares(images):
+    """The share of `images` (in [-1, 1]) that the judge reads as each digit, 0 to 9."""
+    probabilities, _ = judge_images(images)
+    return np.bincount(np.argmax(probabilities, axis=1), minlength=NUM_CLASSES) / len(probabilities)
+
+
 def nearest_distances(images, reference, batch=500):
     """The pixel (Euclidean) distance from each image to its nearest image in `reference`."""
     flat_reference = reference.reshape(len(reference), -1).astype(np.float64)

@@ -10,6 +10,7 @@ from ganutils.evaluate import (
     conditional_accuracy,
     conditional_cross_entropy,
     copying_ratio,
+    digit_shares,
     evaluate_generator,
     frechet_distance,
     image_metrics,
@@ -127,3 +128,10 @@ def test_copies_of_training_digits_have_a_copying_ratio_far_below_unseen_real_di
     training, held_out, unseen = (real.images[order[start:start + size]] for start, size in ((0, 2000), (2000, 2000), (4000, 500)))
     assert copying_ratio(training[:500], training, held_out) < 1e-6  # zero but for rounding
     assert 0.9 < copying_ratio(unseen, training, held_out) < 1.1
+
+
+def test_digit_shares_of_real_digits_follow_their_labels(real):
+    picked = np.random.default_rng(0).permutation(len(real.images))[:1000]
+    shares = digit_shares(real.images[picked])
+    assert shares.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(shares, np.bincount(real.labels[picked], minlength=10) / 1000, atol=0.02)

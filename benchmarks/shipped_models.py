@@ -1,12 +1,13 @@
-"""Do the shipped generators copy their training digits? The copying ratio of each, beside real digits'.
+"""What the shipped generators draw: how much they copy their training digits, and which digits the unconditional ones draw.
 
-For 1,000 samples of each generator in trained_models/, the median of (pixel distance to the
-nearest training digit) / (pixel distance to the nearest digit of a held-out real set as large
-as the training set). Real digits that no model saw give about 1; a generator that copies
-gives well below 1. The held-out digits are MNIST's test split (--held-out-dir); the training
+For 1,000 samples of each generator in trained_models/: the copying ratio, the median of
+(pixel distance to the nearest training digit) / (pixel distance to the nearest digit of a
+held-out real set as large as the training set), beside the same for held-out real digits
+(about 1; a generator that copies gives well below 1); and for a generator without labels, the
+share of its samples the judge reads as each digit (the floor for lesson 3: 5% to 15% each). The held-out digits are MNIST's test split (--held-out-dir); the training
 digits are those the lessons train on (the first source that works: 5,000 offline digits here).
 
-    python benchmarks/memorisation.py [--held-out-dir ../shared/data/mnist-t10k]
+    python benchmarks/shipped_models.py [--held-out-dir ../shared/data/mnist-t10k]
 """
 
 import argparse
@@ -16,7 +17,7 @@ import numpy as np
 
 from ganutils.course import SHIPPED_MODELS
 from ganutils.data import load_dataset
-from ganutils.evaluate import copying_ratio, generator_samples
+from ganutils.evaluate import copying_ratio, digit_shares, generator_samples
 from ganutils.sampling import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,10 +43,11 @@ def main():
     reference, unseen = held_out_sets(held_out, len(training.images))
     print(f"copying ratio, median of {SAMPLES:,}: nearest of {len(training.images):,} training digits "
           f"/ nearest of {len(reference):,} held-out digits")
-    print(f"held-out real digits: {copying_ratio(unseen, training.images, reference):.3f}")
+    print(f"held-out real digits: copying ratio {copying_ratio(unseen, training.images, reference):.3f}")
     for model in SHIPPED_MODELS:
-        images, _ = generator_samples(load_generator(ROOT / "trained_models" / f"{model}.keras"), SAMPLES)
-        print(f"{model}: {copying_ratio(images, training.images, reference):.3f}")
+        images, labels = generator_samples(load_generator(ROOT / "trained_models" / f"{model}.keras"), SAMPLES)
+        shares = "" if labels is not None else ", digits " + " ".join(f"{share:.1%}" for share in digit_shares(images))
+        print(f"{model}: copying ratio {copying_ratio(images, training.images, reference):.3f}{shares}")
 
 
 if __name__ == "__main__":
