@@ -30,8 +30,8 @@ from keras import layers
 
 from ganutils.config import FAMILIES, SEED, TrainConfig, setting_type, settings
 from ganutils.data import DataError, cluster_images, cluster_shares, load_dataset
-from ganutils.evaluate import copying_ratio, evaluate_generator, generator_samples
-from ganutils.models import build_config_models, with_cluster_code
+from ganutils.evaluate import copying_ratio, digit_shares, evaluate_generator, generator_samples
+from ganutils.models import build_config_models, is_conditional, with_cluster_code
 from ganutils.training import GANTrainer, training_device
 
 TUTORIAL_BATCH = 128
@@ -141,6 +141,14 @@ def copying(generator, real, held_out):
     return copying_ratio(samples, real.images, reference), copying_ratio(unseen, real.images, reference)
 
 
+def digit_range(generator, n):
+    """For a generator without a label input, the smallest and largest share of its samples the judge reads as one digit, in words."""
+    if is_conditional(generator):
+        return ""
+    shares = digit_shares(generator_samples(generator, n, seed=123)[0])
+    return f", digits {shares.min():.1%} to {shares.max():.1%}"
+
+
 def figures_line(name, results):
     generated, real = results["generated"], results["real"]
     parts = [f"{key.split('_')[0]} {generated[key]:.3g} ({real[key]:.3g})" for key in FIGURES if key in generated]
@@ -162,9 +170,10 @@ def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutoria
         last = {"sampled": evaluate_generator(sampled, n=n, seed=123, real=real),
                 "G": evaluate_generator(generator, n=n, seed=123, real=real)}
         remembered = memorisation(trainer, real, labels, held_out)
+        spread = digit_range(sampled, n)
         memory = "n/a" if remembered is None else f"{remembered[0]:.2f} of training digits, {remembered[1]:.2f} of held-out"
         print(f"step {trainer.step:>6}, {seconds:7.1f} s, budget ratio {seconds / tutorial_seconds:6.0f} | "
-              f"{figures_line('sampled', last['sampled'])} | {figures_line('G', last['G'])} | D calls real: {memory}", flush=True)
+              f"{figures_line('sampled', last['sampled'])}{spread} | {figures_line('G', last['G'])} | D calls real: {memory}", flush=True)
     copied = copying(sampled, real, held_out)
     if copied:
         print(f"copying ratio of the sampled generator {copied[0]:.3f} (held-out real digits {copied[1]:.3f})", flush=True)
