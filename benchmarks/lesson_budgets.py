@@ -16,8 +16,7 @@ from pathlib import Path
 from lesson_recipes import tutorial_step_seconds
 
 from ganutils import toy
-from ganutils.config import TrainConfig
-from ganutils.course import SHIPPED_MODELS
+from ganutils.config import SHIPPED_MODELS, TrainConfig
 from ganutils.data import load_mnist
 from ganutils.training import GANTrainer, training_device
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganutils.course import SHIPPED_MODELS
+from ganutils.config import SHIPPED_MODELS
 from ganutils.data import load_dataset
 from ganutils.evaluate import copying_ratio, digit_shares, generator_samples
 from ganutils.sampling import load_generator

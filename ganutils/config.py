@@ -30,6 +30,13 @@ RECIPES = {
     SELF_CONDITIONED_DCGAN: {"steps": 3_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
     "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "ema_decay": 0.0, "max_shift": 2},
 }
+SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose full run exports it
+    "gan": "01_gan",
+    "cgan": "02_cgan",
+    "dcgan": "03_dcgan",
+    "dcgan_self_conditioned": "03_dcgan",
+    "cdcgan": "04_cdcgan",
+}
 RECIPE_SETTINGS = ("learning_rate", "ema_decay", "max_shift")  # None in a TrainConfig: the recipe's value
 TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 

@@ -8,16 +8,10 @@ from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganutils.config import recipe_name
 from ganutils.plotting import StepSnapshots  # noqa: F401  (the lessons' snapshot callback)
 
 QUICK_VARIABLE = "GANUTILS_QUICK"
-SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose full run exports it
-    "gan": "01_gan",
-    "cgan": "02_cgan",
-    "dcgan": "03_dcgan",
-    "dcgan_self_conditioned": "03_dcgan",
-    "cdcgan": "04_cdcgan",
-}
 
 
 def quick_mode():
@@ -110,7 +104,7 @@ def report_metrics(generator, n=1000):
 def show_settings(config, steps):
     """Print a lesson's recipe: its steps and the settings it trains with."""
     settings = ", ".join(f"{name}={value}" for name, value in config.as_dict().items())
-    print(f"{steps:,} steps of the {config.family} recipe: {settings}")
+    print(f"{steps:,} steps of the {recipe_name(config.family, config.clusters)} recipe: {settings}")
 
 
 def export_model(name, trainer, generator, digits, folder=None):

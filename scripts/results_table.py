@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from ganutils.course import SHIPPED_MODELS
+from ganutils.config import SHIPPED_MODELS
 
 FOLDER = Path(__file__).resolve().parents[1] / "trained_models"
 

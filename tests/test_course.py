@@ -137,6 +137,8 @@ def test_show_settings_prints_the_steps_and_every_setting(capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("5,000 steps of the cdcgan recipe: family=cdcgan, data=mnist")
     assert "ema_decay=0.0" in printed and "max_shift=2" in printed
+    course.show_settings(TrainConfig(family="dcgan", clusters=50), 3000)
+    assert capsys.readouterr().out.startswith("3,000 steps of the self-conditioned dcgan recipe: family=dcgan")
 
 
 def test_say_closer_names_the_generator_nearer_to_real_digits(capsys):

@@ -10,7 +10,7 @@ from ganutils.config import FAMILIES, SELF_CONDITIONING_CLUSTERS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = {"gan": "01_gan", "cgan": "02_cgan", "dcgan": "03_dcgan", "cdcgan": "04_cdcgan"}
-SHIPPED = {"gan": ("gan", 0), "cgan": ("cgan", 0), "dcgan": ("dcgan", 0),
+SHIPPED = {"gan": ("gan", 0), "cgan": ("cgan", 0), "dcgan": ("dcgan", 0),  # each shipped generator's family and clusters
            "dcgan_self_conditioned": ("dcgan", SELF_CONDITIONING_CLUSTERS), "cdcgan": ("cdcgan", 0)}
 
 

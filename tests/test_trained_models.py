@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ganutils import course
+from ganutils.config import SHIPPED_MODELS
 from ganutils.evaluate import evaluate_generator
 from ganutils.sampling import load_generator, sample_images
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "trained_models"
-MODELS = tuple(course.SHIPPED_MODELS)
+MODELS = tuple(SHIPPED_MODELS)
 
 
 def test_every_lessons_generator_ships_and_they_stay_small():
