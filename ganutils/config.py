@@ -26,7 +26,7 @@ SELF_CONDITIONING_CLUSTERS = 50
 RECIPES = {
     "gan": {"steps": 30_000, "learning_rate": 2e-4, "ema_decay": 0.999, "max_shift": 0},
     "cgan": {"steps": 30_000, "learning_rate": 2e-4, "ema_decay": 0.999, "max_shift": 0},
-    "dcgan": {"steps": 8_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
+    "dcgan": {"steps": 12_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
     SELF_CONDITIONED_DCGAN: {"steps": 3_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
     "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "ema_decay": 0.0, "max_shift": 2},
 }
