@@ -27,6 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import layers
+from shipped_models import held_out_sets
 
 from ganutils.config import FAMILIES, SEED, TrainConfig, setting_type, settings
 from ganutils.data import DataError, cluster_images, cluster_shares, load_dataset
@@ -134,9 +135,7 @@ def copying(generator, real, held_out):
     """(the generator's copying ratio, held-out real digits'), or None without enough held-out digits."""
     if held_out is None or len(held_out.images) < len(real.images) + MEMORISATION_DIGITS:
         return None
-    order = np.random.default_rng(0).permutation(len(held_out.images))
-    reference = held_out.images[order[:len(real.images)]]
-    unseen = held_out.images[order[len(real.images):len(real.images) + MEMORISATION_DIGITS]]
+    reference, unseen = held_out_sets(held_out, len(real.images))
     samples, _ = generator_samples(generator, MEMORISATION_DIGITS)
     return copying_ratio(samples, real.images, reference), copying_ratio(unseen, real.images, reference)
 

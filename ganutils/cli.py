@@ -114,7 +114,7 @@ def _add_config_options(parser):
 
 def _recipe_values(name):
     """A setting's value in each recipe of `RECIPES`, in words: "30000 for gan, ..."."""
-    return ", ".join(f"{recipe[name]} for {recipe_name}" for recipe_name, recipe in RECIPES.items())
+    return ", ".join(f"{recipe[name]} for {key}" for key, recipe in RECIPES.items())
 
 
 def given_settings(args):
