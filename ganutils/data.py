@@ -278,6 +278,14 @@ def _scale_images(images):
     return images
 
 
+def random_subset(digits, count, seed=0):
+    """`count` of the `Digits` drawn at random, or all of them in their loaded order when `count` is None."""
+    if count is None:
+        return digits
+    picked = np.random.default_rng(seed).choice(len(digits.images), count, replace=False)
+    return Digits(digits.images[picked], digits.labels[picked], digits.source)
+
+
 def epoch_batches(images, labels, batch_size, seed=0, epoch=0, skip_batches=0):
     """Yield one epoch of shuffled (images, labels) NumPy batches.
 
