@@ -143,6 +143,15 @@ def test_epoch_batches_order_depends_only_on_seed_and_epoch():
     np.testing.assert_array_equal(np.concatenate(first[2:]), np.concatenate(skipped))
 
 
+def test_random_subset_is_every_digit_in_order_or_a_few_at_random_with_their_labels():
+    digits = data.Digits(np.arange(40, dtype=np.float32).reshape(40, 1), np.arange(40, dtype=np.int32), "test")
+    assert data.random_subset(digits, None) is digits
+    few = data.random_subset(digits, 8)
+    np.testing.assert_array_equal(few.images[:, 0], few.labels)
+    assert len(set(few.labels.tolist())) == 8 and few.labels.tolist() != list(range(8)) and few.source == "test"
+    np.testing.assert_array_equal(data.random_subset(digits, 8).labels, few.labels)
+
+
 def test_epoch_batches_rejects_batch_larger_than_data():
     with pytest.raises(ValueError, match="larger than"):
         next(epoch_batches(np.zeros((4, 1), np.float32), np.zeros(4, np.int32), 8))

@@ -17,10 +17,12 @@ from mnist_files import fake_digits, write_idx, write_idx_folder
 from one_line import one_line_error
 
 from ganutils.config import SEED, TrainConfig
+from ganutils.data import load_dataset
 from ganutils.files import STAGED, STAGED_COMPLETE
 from ganutils.run import train_run
 from ganutils.run_folder import LOCK, RunError
-from ganutils.training import GANTrainer
+from ganutils.models import build_config_models
+from ganutils.training import GANTrainer, prepare_run
 
 STEPS_PER_EPOCH = 8  # the 64 images of `idx_dir` at batch 8
 
@@ -68,6 +70,20 @@ def poison_from(monkeypatch):
         monkeypatch.setattr(GANTrainer, "train_step", train_step)
 
     return poison
+
+
+def test_a_lessons_run_is_the_command_lines_run(idx_dir, finished_run):
+    """A lesson seeds, builds, takes one checking step and then trains on: the same weights as `ganutils train`."""
+    config = TrainConfig(family="gan", batch_size=8)
+    digits = load_dataset("mnist", data_dir=idx_dir, verbose=False)
+    keras.utils.set_random_seed(1)  # what came before in the lesson does not matter
+    prepare_run(config)
+    trainer = GANTrainer(*build_config_models(config), config)
+    trainer.fit(digits.images, steps=1, verbose=0)
+    trainer.fit(digits.images, steps=STEPS_PER_EPOCH, verbose=0)
+    shipped = keras.saving.load_model(finished_run / "generator.keras", compile=False)
+    for lesson_weights, run_weights in zip(trainer.sampling_generator.weights, shipped.weights, strict=True):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(lesson_weights), keras.ops.convert_to_numpy(run_weights), atol=1e-6)
 
 
 def test_a_folder_holding_a_run_is_refused_and_a_failed_overwrite_changes_nothing(idx_dir, run_folder):
