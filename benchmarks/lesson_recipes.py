@@ -3,7 +3,8 @@
 Trains one family's recipe (the lessons' settings, with any changes given by --set) on the
 MNIST training digits this machine has, once per seed, and every --every steps prints, for the
 generator the course samples (the weight average, if the recipe keeps one) and for G itself,
-the course's evaluator figures (N = --n, real digits at the same N beside); the training
+the course's evaluator figures (N = --n, real digits at the same N beside; with --draws K, each
+the median over K draws of noise and real digits); the training
 seconds so far; the budget ratio, those seconds divided by the time of one step of TensorFlow's
 DCGAN tutorial at batch 128 timed in the same run (a lesson may cost 3,000 of them, lesson 3
 4,500); and D's memorisation: the share of training digits D calls real against the share of
@@ -16,7 +17,7 @@ ratio of the sampled generator (`evaluate.copying_ratio`), beside held-out real 
 
     python benchmarks/lesson_recipes.py cdcgan --steps 6000 --every 500 --seeds 42 0 1
     python benchmarks/lesson_recipes.py cdcgan --set ema_decay=0.99 max_shift=0
-    python benchmarks/lesson_recipes.py dcgan --set clusters=50
+    python benchmarks/lesson_recipes.py dcgan --set clusters=50 --draws 5
 """
 
 import argparse
@@ -38,6 +39,7 @@ from ganutils.training import GANTrainer, training_device
 TUTORIAL_BATCH = 128
 TUTORIAL_STEPS = 30  # timed, after 5 untimed
 MEMORISATION_DIGITS = 1_000
+EVALUATION_SEED = 123  # the first draw's noise and real digits
 FIGURES = ("classifier_score", "frechet_distance", "conditional_accuracy")
 DEFAULT_HELD_OUT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 
@@ -144,8 +146,15 @@ def digit_range(generator, n):
     """For a generator without a label input, the smallest and largest share of its samples the judge reads as one digit, in words."""
     if is_conditional(generator):
         return ""
-    shares = digit_shares(generator_samples(generator, n, seed=123)[0])
+    shares = digit_shares(generator_samples(generator, n, seed=EVALUATION_SEED)[0])
     return f", digits {shares.min():.1%} to {shares.max():.1%}"
+
+
+def judged(generator, n, draws, real):
+    """The evaluator's figures for `generator`, each the median over `draws` draws of noise and real digits (seeds 123, 124, ...)."""
+    runs = [evaluate_generator(generator, n=n, seed=EVALUATION_SEED + draw, real=real) for draw in range(draws)]
+    return {side: {key: statistics.median(run[side][key] for run in runs) for key in runs[0][side]}
+            for side in ("generated", "real")}
 
 
 def figures_line(name, results):
@@ -154,7 +163,7 @@ def figures_line(name, results):
     return f"{name}: " + ", ".join(parts)
 
 
-def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutorial_seconds):
+def train_recipe(family, changes, seed, steps, every, n, draws, real, held_out, tutorial_seconds):
     """Train one recipe for one seed, printing its figures every `every` steps; returns the last figures."""
     keras.utils.set_random_seed(seed)
     config = TrainConfig(family=family, seed=seed, **changes)
@@ -166,8 +175,7 @@ def train_recipe(family, changes, seed, steps, every, n, real, held_out, tutoria
         started = time.perf_counter()
         trainer.fit(real.images, labels, steps=min(trainer.step + every, steps), verbose=0)
         seconds += time.perf_counter() - started
-        last = {"sampled": evaluate_generator(sampled, n=n, seed=123, real=real),
-                "G": evaluate_generator(generator, n=n, seed=123, real=real)}
+        last = {"sampled": judged(sampled, n, draws, real), "G": judged(generator, n, draws, real)}
         remembered = memorisation(trainer, real, labels, held_out)
         spread = digit_range(sampled, n)
         memory = "n/a" if remembered is None else f"{remembered[0]:.2f} of training digits, {remembered[1]:.2f} of held-out"
@@ -188,6 +196,8 @@ def main():
     parser.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     parser.add_argument("--every", type=int, default=500, help="steps between measurements (default 500)")
     parser.add_argument("--n", type=int, default=1000, help="samples per measurement (default 1000)")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="draws of noise and real digits per measurement, each figure their median (default 1)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[SEED])
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="TrainConfig settings to change")
     parser.add_argument("--data-dir", help="directory with the training digits (default: the first source that works)")
@@ -201,7 +211,7 @@ def main():
     tutorial_seconds = tutorial_step_seconds(real.images)
     print(f"Training on {training_device()}; TensorFlow's tutorial DCGAN step at batch {TUTORIAL_BATCH}: "
           f"{1000 * tutorial_seconds:.1f} ms, timed now", flush=True)
-    finals = [train_recipe(args.family, parse_settings(args.set), seed, args.steps, args.every, args.n, real, held_out,
+    finals = [train_recipe(args.family, parse_settings(args.set), seed, args.steps, args.every, args.n, args.draws, real, held_out,
                            tutorial_seconds) for seed in args.seeds]
     if len(finals) > 1:
         for key in finals[0]:
