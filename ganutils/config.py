@@ -24,11 +24,11 @@ SELF_CONDITIONING_CLUSTERS = 50
 # command line's defaults and the shipped generators all take them from here; docs/design.md,
 # "Recipes", gives the measurements behind each.
 RECIPES = {
-    "gan": {"steps": 30_000, "learning_rate": 2e-4, "ema_decay": 0.999, "max_shift": 0},
-    "cgan": {"steps": 30_000, "learning_rate": 2e-4, "ema_decay": 0.999, "max_shift": 0},
-    "dcgan": {"steps": 12_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
-    SELF_CONDITIONED_DCGAN: {"steps": 3_000, "learning_rate": 1e-3, "ema_decay": 0.999, "max_shift": 2},
-    "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "ema_decay": 0.0, "max_shift": 2},
+    "gan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0},
+    "cgan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0},
+    "dcgan": {"steps": 12_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2},
+    SELF_CONDITIONED_DCGAN: {"steps": 3_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2},
+    "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.0, "max_shift": 2},
 }
 SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose full run exports it
     "gan": "01_gan",
@@ -37,7 +37,7 @@ SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose fu
     "dcgan_self_conditioned": "03_dcgan",
     "cdcgan": "04_cdcgan",
 }
-RECIPE_SETTINGS = ("learning_rate", "ema_decay", "max_shift")  # None in a TrainConfig: the recipe's value
+RECIPE_SETTINGS = ("learning_rate", "halflife", "ema_decay", "max_shift")  # None in a TrainConfig: the recipe's value
 TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
@@ -68,6 +68,7 @@ class TrainConfig:
     batch_size: int = _setting(64, "real images per step, and as many generated ones")
     latent_dim: int = _setting(LATENT_DIM, "size of the noise vector z")
     learning_rate: float | None = _setting(None, "Adam step size of both players", float)
+    halflife: int | None = _setting(None, "both learning rates halve every this many steps; 0: they stay constant", int)
     beta_1: float = _setting(0.5, "Adam's first-moment decay (the DCGAN paper's 0.5; it found 0.9 made training oscillate)")
     label_smoothing: float = _setting(0.1, "D's target for real images is 1 - this")
     generator_loss: str = _setting("non_saturating", "G's loss: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))")
@@ -107,6 +108,7 @@ class TrainConfig:
             ("latent_dim", 1 <= self.latent_dim <= MAX_LATENT_DIM, f"must be from 1 to {MAX_LATENT_DIM}, got {self.latent_dim}"),
             ("learning_rate", 0 < self.learning_rate < 1,
              f"must be between 0 and 1, got {self.learning_rate}"),
+            ("halflife", self.halflife >= 0, f"must be 0 (constant) or positive, got {self.halflife}"),
             ("beta_1", 0 <= self.beta_1 < 1, f"must be in [0, 1), got {self.beta_1}"),
             ("label_smoothing", 0 <= self.label_smoothing < 0.5, f"must be in [0, 0.5), got {self.label_smoothing}"),
             ("generator_loss", self.generator_loss in GENERATOR_LOSSES,
@@ -151,9 +153,9 @@ class TrainConfig:
 
 
 def _meant_by_older_files(values):
-    """The settings that files written before them trained with: G's average of decay 0.999, and D's shift only in the plain DCGAN."""
+    """The settings that files written before them trained with: constant rates, G's average of decay 0.999, D's shift only in the plain DCGAN."""
     plain_dcgan = values.get("family") == "dcgan" and not values.get("clusters")
-    return {"ema_decay": 0.999, "max_shift": 2 if plain_dcgan else 0}
+    return {"halflife": 0, "ema_decay": 0.999, "max_shift": 2 if plain_dcgan else 0}
 
 
 def settings():

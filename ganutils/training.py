@@ -81,7 +81,7 @@ class GANTrainer:
         self.data = None  # what the run trains on (`data.fingerprint`), kept in its checkpoints; None if not told
 
     def _adam(self):
-        adam = keras.optimizers.Adam(self.config.learning_rate, beta_1=self.config.beta_1)
+        adam = keras.optimizers.Adam(learning_rate_schedule(self.config), beta_1=self.config.beta_1)
         return keras.optimizers.LossScaleOptimizer(adam) if self.config.mixed_precision else adam
 
     def _place_variables(self):
@@ -166,6 +166,13 @@ class GANTrainer:
         self.step, self.total_steps, self.history = state["step"], state["total_steps"], state["history"]
         self.seconds, self.last_checkpoint = state["seconds"], (path, state["step"])
         self.data = state["data"]
+
+
+def learning_rate_schedule(config):
+    """The learning rate: constant, or halving every `config.halflife` steps of the player's optimizer."""
+    if not config.halflife:
+        return config.learning_rate
+    return keras.optimizers.schedules.ExponentialDecay(config.learning_rate, decay_steps=config.halflife, decay_rate=0.5)
 
 
 def planned_steps(steps, epochs, steps_per_epoch):

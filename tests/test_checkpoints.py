@@ -17,10 +17,10 @@ from ganutils.training import GANTrainer
 BATCH = 4
 
 
-def _trainer(seed=0):
+def _trainer(seed=0, **settings):
     keras.utils.set_random_seed(seed)
     generator, discriminator = build_mlp_generator(latent_dim=8, hidden_units=(8,)), build_mlp_discriminator(hidden_units=(8,))
-    return GANTrainer(generator, discriminator, TrainConfig(family="gan", batch_size=BATCH, latent_dim=8))
+    return GANTrainer(generator, discriminator, TrainConfig(family="gan", batch_size=BATCH, latent_dim=8, **settings))
 
 
 @pytest.fixture
@@ -107,6 +107,15 @@ def test_a_format_3_checkpoint_resumes_with_defaults_for_what_it_lacks(checkpoin
     trainer = _trainer(seed=1)
     trainer.restore_checkpoint(checkpoint)
     assert trainer.step == 3 and trainer.data is None
+
+
+def test_a_resumed_run_goes_on_with_its_halved_learning_rate(tmp_path):
+    trainer = _trainer(learning_rate=1e-3, halflife=3)
+    trainer.fit(np.zeros((2 * BATCH, 28, 28, 1), np.float32), steps=3, verbose=0)
+    trainer.save_checkpoint(tmp_path / "checkpoint.npz")
+    resumed = _trainer(seed=1, learning_rate=1e-3, halflife=3)
+    resumed.restore_checkpoint(tmp_path / "checkpoint.npz")
+    assert float(numpy(resumed.gan.g_optimizer.learning_rate)) == pytest.approx(1e-3 / 2)
 
 
 def test_a_checkpoint_from_before_the_shift_was_a_setting_resumes_with_the_shift_it_trained_with(checkpoint):

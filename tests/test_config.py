@@ -53,6 +53,11 @@ def test_a_self_conditioned_dcgan_has_a_recipe_of_its_own():
     assert TrainConfig(family="gan", clusters=30).recipe is RECIPES["gan"]
 
 
+def test_a_negative_halflife_is_refused():
+    with pytest.raises(ConfigError, match="halflife: must be 0 \\(constant\\) or positive, got -1"):
+        TrainConfig(halflife=-1)
+
+
 @pytest.mark.parametrize("shift", [-1, 8])
 def test_a_shift_outside_its_range_is_refused(shift):
     with pytest.raises(ConfigError, match=f"max_shift: must be from 0 to 7, got {shift}"):
@@ -68,4 +73,4 @@ def test_an_unknown_family_is_refused_before_its_recipe_is_looked_up():
 def test_a_file_written_before_the_shift_and_the_average_were_settings_gets_what_it_trained_with(family, clusters, shift):
     older = {"family": family, "clusters": clusters, "learning_rate": 1e-3}
     config = TrainConfig.from_dict(older)
-    assert (config.max_shift, config.ema_decay) == (shift, 0.999)
+    assert (config.max_shift, config.ema_decay, config.halflife) == (shift, 0.999, 0)

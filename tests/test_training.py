@@ -293,6 +293,21 @@ def test_weight_average_moves_towards_g_by_one_minus_the_decay(family):
     assert float(numpy(trainer.gan.average_decay(100_000))) == pytest.approx(trainer.config.ema_decay)
 
 
+def test_with_a_halflife_both_learning_rates_halve_every_so_many_steps():
+    trainer = _trainer("gan", learning_rate=1e-3, halflife=2)
+    real = _real_batch()[0]
+    for _ in range(4):
+        trainer.train_step(real)
+    for optimizer in (trainer.gan.d_optimizer, trainer.gan.g_optimizer):
+        assert float(numpy(optimizer.learning_rate)) == pytest.approx(1e-3 / 4)
+
+
+def test_without_a_halflife_the_learning_rates_stay_constant():
+    trainer = _trainer("gan", learning_rate=1e-3, halflife=0)
+    trainer.train_step(_real_batch()[0])
+    assert float(numpy(trainer.gan.g_optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
 def test_without_averaging_g_itself_is_sampled():
     trainer = _trainer("gan", ema_decay=0)
     trainer.train_step(_real_batch()[0])
