@@ -11,13 +11,13 @@ DCGAN tutorial at batch 128 timed in the same run (a lesson may cost 3,000 of th
 held-out digits it calls real (MNIST's test split, from --held-out-dir). With several seeds, the
 last lines give each figure's median.
 
-The recipe is the lesson's (`ganutils.config.RECIPES`, steps included); `--set clusters=50`
+The recipe is the lesson's (`ganutils.config.RECIPES`, steps included); `--set clusters=100`
 gives lesson 3's self-conditioned recipe. At the end of each seed's run it prints the copying
 ratio of the sampled generator (`evaluate.copying_ratio`), beside held-out real digits'.
 
     python benchmarks/lesson_recipes.py cdcgan --steps 6000 --every 500 --seeds 42 0 1
     python benchmarks/lesson_recipes.py cdcgan --set ema_decay=0.99 max_shift=0
-    python benchmarks/lesson_recipes.py dcgan --set clusters=50 --draws 5
+    python benchmarks/lesson_recipes.py dcgan --set clusters=100 --draws 5
 """
 
 import argparse

@@ -38,7 +38,7 @@ GOALS = {  # model: (metric, levels to time, {level: steps at batch 64 the cours
     "dcgan-clusters": ("classifier_score", (8.0, 9.0), {}),
 }
 REFERENCE_STEPS = 50  # steps of the reference step timed per model, after 10 untimed
-CLUSTERS = {"dcgan-clusters": 50}  # `ganutils train dcgan --clusters 50`
+CLUSTERS = {"dcgan-clusters": 50}  # as benchmarks/README.md measured it; lesson 3 takes SELF_CONDITIONING_CLUSTERS
 
 
 def measure(generator, metric, n, real):

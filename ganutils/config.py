@@ -19,15 +19,15 @@ MAX_SEED = 2**32 - 1
 MAX_SHIFT = 7  # a quarter of the image's side
 SEED = 42  # every lesson's, the command line's and each shipped model's
 SELF_CONDITIONED_DCGAN = "self-conditioned dcgan"  # lesson 3's second run: dcgan on k-means clusters
-SELF_CONDITIONING_CLUSTERS = 50
+SELF_CONDITIONING_CLUSTERS = 100
 # Each lesson's recipe: the settings in which its runs differ, written once. The lessons, the
 # command line's defaults and the shipped generators all take them from here; docs/design.md,
 # "Recipes", gives the measurements behind each.
 RECIPES = {
     "gan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0},
     "cgan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0},
-    "dcgan": {"steps": 12_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2},
-    SELF_CONDITIONED_DCGAN: {"steps": 3_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2},
+    "dcgan": {"steps": 10_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2},
+    SELF_CONDITIONED_DCGAN: {"steps": 4_000, "learning_rate": 1e-3, "halflife": 1_500, "ema_decay": 0.999, "max_shift": 2},
     "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.0, "max_shift": 2},
 }
 SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose full run exports it

@@ -21,6 +21,12 @@ def model_name(model, config):
     return f"`{model}`, self-conditioned on {clusters} clusters" if clusters else f"`{model}`"
 
 
+def learning_rate(config):
+    """The learning rate, and its half-life where it has one (a file written before half-lives has none)."""
+    halflife = config.get("halflife", 0)
+    return f"{config['learning_rate']:g}" + (f", halved every {halflife:,} steps" if halflife else "")
+
+
 def main():
     print("| lesson | generator | steps | learning rate | weight average | D's shift | training time "
           "| classifier score (real) | Fréchet distance (real) | conditional accuracy (real) |")
@@ -30,7 +36,7 @@ def main():
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
         config = run["config"]
         decay = config["ema_decay"]
-        print(f"| {lesson[:2]} | {model_name(model, config)} | {run['steps']:,} | {config['learning_rate']:g} "
+        print(f"| {lesson[:2]} | {model_name(model, config)} | {run['steps']:,} | {learning_rate(config)} "
               f"| {f'{decay:g}' if decay else 'none'} | {config['max_shift']} px | {run['seconds'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
               f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} |")
