@@ -68,7 +68,7 @@ class TrainConfig:
     batch_size: int = _setting(64, "real images per step, and as many generated ones")
     latent_dim: int = _setting(LATENT_DIM, "size of the noise vector z")
     learning_rate: float | None = _setting(None, "Adam step size of both players", float)
-    halflife: int | None = _setting(None, "both learning rates halve every this many steps; 0: they stay constant", int)
+    halflife: int | None = _setting(None, "both learning rates shrink smoothly, halving every this many steps; 0: they stay constant", int)
     beta_1: float = _setting(0.5, "Adam's first-moment decay (the DCGAN paper's 0.5; it found 0.9 made training oscillate)")
     label_smoothing: float = _setting(0.1, "D's target for real images is 1 - this")
     generator_loss: str = _setting("non_saturating", "G's loss: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))")
