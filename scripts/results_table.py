@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from ganutils.config import SHIPPED_MODELS
+from ganutils.config import SHIPPED_MODELS, TrainConfig
 
 FOLDER = Path(__file__).resolve().parents[1] / "trained_models"
 
@@ -17,14 +17,12 @@ def cell(figures, key, form):
 
 def model_name(model, config):
     """The generator's file name, and what it was trained on when that is not labels or nothing."""
-    clusters = config.get("clusters", 0)
-    return f"`{model}`, self-conditioned on {clusters} clusters" if clusters else f"`{model}`"
+    return f"`{model}`, self-conditioned on {config.clusters} clusters" if config.clusters else f"`{model}`"
 
 
 def learning_rate(config):
-    """The learning rate, and its half-life where it has one (a file written before half-lives has none)."""
-    halflife = config.get("halflife", 0)
-    return f"{config['learning_rate']:g}" + (f", halved every {halflife:,} steps" if halflife else "")
+    """The learning rate, and its half-life where it has one."""
+    return f"{config.learning_rate:g}" + (f", halved every {config.halflife:,} steps" if config.halflife else "")
 
 
 def main():
@@ -34,10 +32,10 @@ def main():
     for model, lesson in SHIPPED_MODELS.items():
         figures = json.loads((FOLDER / f"{model}.metrics.json").read_text())
         run = json.loads((FOLDER / f"{model}.run.json").read_text())
-        config = run["config"]
-        decay = config["ema_decay"]
+        config = TrainConfig.from_dict(run["config"])  # a setting the file predates: what it trained with
+        decay = config.ema_decay
         print(f"| {lesson[:2]} | {model_name(model, config)} | {run['steps']:,} | {learning_rate(config)} "
-              f"| {f'{decay:g}' if decay else 'none'} | {config['max_shift']} px | {run['seconds'] / 60:.1f} min "
+              f"| {f'{decay:g}' if decay else 'none'} | {config.max_shift} px | {run['seconds'] / 60:.1f} min "
               f"| {cell(figures, 'classifier_score', '{:.2f}')} | {cell(figures, 'frechet_distance', '{:.1f}')} "
               f"| {cell(figures, 'conditional_accuracy', '{:.1%}')} |")
 
