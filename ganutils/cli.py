@@ -17,6 +17,7 @@ from ganutils.config import (
     DATASETS,
     FAMILIES,
     GENERATOR_LOSSES,
+    LABEL_INPUTS,
     MAX_SEED,
     RECIPE_SETTINGS,
     RECIPES,
@@ -28,7 +29,7 @@ from ganutils.config import (
 )
 
 SAMPLE_FORMATS = (".npz", ".png")
-CHOICES = {"family": FAMILIES, "data": DATASETS, "generator_loss": GENERATOR_LOSSES}
+CHOICES = {"family": FAMILIES, "data": DATASETS, "generator_loss": GENERATOR_LOSSES, "label_input": LABEL_INPUTS}
 MAX_SAMPLES = 100_000  # images `sample` and `evaluate` draw at most: 314 MB as float32
 MAX_GRID_IMAGES = 10_000  # images in a .png grid at most: about 400 MB of memory while it is drawn
 

@@ -12,6 +12,8 @@ BACKENDS = ("tensorflow", "jax", "torch")  # Keras backends ganutils runs on; ea
 CLUSTERED_TWINS = {"gan": "cgan", "dcgan": "cdcgan"}  # the architecture an unconditional family trains with clusters
 DATASETS = ("mnist", "fashion_mnist")
 GENERATOR_LOSSES = ("non_saturating", "minimax")
+LABEL_INPUTS = ("one_hot", "bias")
+CONVOLUTIONAL_FAMILIES = ("dcgan", "cdcgan")
 LATENT_DIM = 100
 MAX_LATENT_DIM = 1024  # a noise vector this long gives the DCGAN's first layer 6.4 million weights; the course uses 100
 MAX_CLUSTERS = 1000
@@ -24,11 +26,13 @@ SELF_CONDITIONING_CLUSTERS = 100
 # command line's defaults and the shipped generators all take them from here; docs/design.md,
 # "Recipes", gives the measurements behind each.
 RECIPES = {
-    "gan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0},
-    "cgan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0},
-    "dcgan": {"steps": 10_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2},
-    SELF_CONDITIONED_DCGAN: {"steps": 4_000, "learning_rate": 1e-3, "halflife": 1_500, "ema_decay": 0.999, "max_shift": 2},
-    "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.0, "max_shift": 2},
+    "gan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0, "label_input": "one_hot"},
+    "cgan": {"steps": 30_000, "learning_rate": 2e-4, "halflife": 0, "ema_decay": 0.999, "max_shift": 0, "label_input": "one_hot"},
+    "dcgan": {"steps": 12_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.999, "max_shift": 2, "label_input": "one_hot"},
+    SELF_CONDITIONED_DCGAN: {
+        "steps": 4_000, "learning_rate": 1e-3, "halflife": 1_500, "ema_decay": 0.0, "max_shift": 2, "label_input": "bias",
+    },
+    "cdcgan": {"steps": 5_000, "learning_rate": 1e-3, "halflife": 0, "ema_decay": 0.0, "max_shift": 2, "label_input": "one_hot"},
 }
 SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose full run exports it
     "gan": "01_gan",
@@ -37,7 +41,7 @@ SHIPPED_MODELS = {  # each generator in trained_models/, and the lesson whose fu
     "dcgan_self_conditioned": "03_dcgan",
     "cdcgan": "04_cdcgan",
 }
-RECIPE_SETTINGS = ("learning_rate", "halflife", "ema_decay", "max_shift")  # None in a TrainConfig: the recipe's value
+RECIPE_SETTINGS = ("learning_rate", "halflife", "ema_decay", "max_shift", "label_input")  # None in a TrainConfig: the recipe's value
 TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
@@ -79,6 +83,10 @@ class TrainConfig:
     ema_decay: float | None = _setting(None, "the saved generator is a moving average of G's weights with this decay; 0: G itself", float)
     clusters: int = _setting(0, "gan and dcgan: train on this many k-means clusters of the images as labels (self-conditioning); 0: off")
     max_shift: int | None = _setting(None, "in training, D shifts each image it judges by up to this many pixels; 0: no shift", int)
+    label_input: str | None = _setting(
+        None, "how the label (or cluster) enters a conditional model: one_hot (a vector, or in the convolutional models one "
+        "constant plane per class); bias (convolutional models: a learned number per class added to each channel of G's "
+        "7x7 map and of D's first convolution, what the planes amount to away from the border, at no cost per class)", str)
 
     def __post_init__(self):
         self._check_types()
@@ -116,6 +124,9 @@ class TrainConfig:
             ("seed", 0 <= self.seed <= MAX_SEED, f"must be from 0 to {MAX_SEED}, got {self.seed}"),
             ("ema_decay", 0 <= self.ema_decay < 1, f"must be in [0, 1), got {self.ema_decay}"),
             ("max_shift", 0 <= self.max_shift <= MAX_SHIFT, f"must be from 0 to {MAX_SHIFT}, got {self.max_shift}"),
+            ("label_input", self.label_input in LABEL_INPUTS, f"choose one of {', '.join(LABEL_INPUTS)}, got {self.label_input!r}"),
+            ("label_input", self.label_input == "one_hot" or self.family in CONVOLUTIONAL_FAMILIES,
+             f"bias is for the convolutional models ({' and '.join(CONVOLUTIONAL_FAMILIES)}), not {self.family}"),
             ("clusters", not self.clusters or self.family in CLUSTERED_TWINS,
              f"is for the unconditional models ({' and '.join(CLUSTERED_TWINS)}); {self.family} has labels"),
             ("clusters", self.clusters == 0 or 2 <= self.clusters <= MAX_CLUSTERS,
@@ -153,9 +164,9 @@ class TrainConfig:
 
 
 def _meant_by_older_files(values):
-    """The settings that files written before them trained with: constant rates, G's average of decay 0.999, D's shift only in the plain DCGAN."""
+    """The settings that files written before them trained with: constant rates, G's average of decay 0.999, D's shift only in the plain DCGAN, one-hot labels."""
     plain_dcgan = values.get("family") == "dcgan" and not values.get("clusters")
-    return {"halflife": 0, "ema_decay": 0.999, "max_shift": 2 if plain_dcgan else 0}
+    return {"halflife": 0, "ema_decay": 0.999, "max_shift": 2 if plain_dcgan else 0, "label_input": "one_hot"}
 
 
 def settings():

@@ -69,7 +69,8 @@ def _weight_count(layer, path):
         return 0
     if kind not in WEIGHT_COUNTS:
         raise ModelFileError(f"{path}: {name} is of a class ganutils does not load")
-    return WEIGHT_COUNTS[kind](settings, _input_shape(layer, name, path), name, path)
+    shape = None if kind in SIZED_BY_SETTINGS else _input_shape(layer, name, path)
+    return WEIGHT_COUNTS[kind](settings, shape, name, path)
 
 
 def _input_shape(layer, name, path):
@@ -137,3 +138,4 @@ WEIGHT_COUNTS = {
     "LayerNormalization": _normalization,
     "ClusterCode": _cluster_code,
 }  # layers that hold weights, and how many a configuration asks for
+SIZED_BY_SETTINGS = {"Embedding", "ClusterCode"}  # their settings alone size their weights, whatever their input's shape

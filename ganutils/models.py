@@ -31,7 +31,7 @@ from functools import partial
 import keras
 from keras import layers, ops
 
-from ganutils.config import CLUSTERED_TWINS, FAMILIES, LATENT_DIM, RECIPES, recipe_name
+from ganutils.config import CLUSTERED_TWINS, CONVOLUTIONAL_FAMILIES, FAMILIES, LATENT_DIM, RECIPES, recipe_name
 from ganutils.data import IMAGE_SHAPE, NUM_CLASSES
 LEAKY_SLOPE = 0.2
 INIT_STDDEV = 0.02
@@ -87,6 +87,15 @@ def _join_label_planes(image, label, num_classes):
     planes = layers.Reshape((1, 1, num_classes))(_one_hot(label, num_classes))
     planes = layers.UpSampling2D(size=(height, width))(planes)
     return layers.Concatenate()([image, planes])
+
+
+def _add_label_bias(features, label, num_classes):
+    """Add to each channel of a feature map a learned number for the label: what one-hot planes feeding a convolution amount to, away from the border."""
+    if label is None:
+        return features
+    channels = features.shape[-1]
+    bias = layers.Embedding(num_classes, channels, embeddings_initializer=_initializer())(label)
+    return layers.Add()([features, layers.Reshape((1, 1, channels))(bias)])
 
 
 def _leaky(x):
@@ -237,7 +246,9 @@ def build_mlp_discriminator(
     return _model(inputs, logit, "cgan_discriminator" if label is not None else "gan_discriminator")
 
 
-def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128, 64), hidden_units=None):
+def build_dcgan_generator(
+    latent_dim=LATENT_DIM, num_classes=None, filters=(128, 64), hidden_units=None, label_input="one_hot"
+):
     """Convolutional generator (DCGAN, or cDCGAN with `num_classes`): noise -> 28x28x1 image.
 
     A dense layer makes a 7x7 feature map with `filters[0]` channels (plus one-hot label
@@ -250,6 +261,8 @@ def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128,
         filters: channels of the 7x7 map and of each upsampled map before the last.
         hidden_units: width of a dense layer between the noise and the 7x7 projection (the
             unconditional DCGAN uses `DCGAN_HIDDEN_UNITS`); None for no such layer.
+        label_input: "one_hot" joins the label's planes to the 7x7 map; "bias" adds a learned
+            number per label to each of its channels instead (no extra channels).
     Returns:
         A `keras.Model` taking noise (and integer labels) and returning images in [-1, 1].
     """
@@ -258,7 +271,11 @@ def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128,
     if hidden_units:
         x = _dense_norm_leaky(x, hidden_units)
     x = _dense_norm_leaky(x, 7 * 7 * filters[0])
-    x = _join_label_planes(layers.Reshape((7, 7, filters[0]))(x), label, num_classes)
+    x = layers.Reshape((7, 7, filters[0]))(x)
+    if label_input == "bias":
+        x = _add_label_bias(x, label, num_classes)
+    else:
+        x = _join_label_planes(x, label, num_classes)
     for channels in filters[1:]:
         x = layers.Conv2DTranspose(
             channels, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_initializer()
@@ -270,7 +287,7 @@ def build_dcgan_generator(latent_dim=LATENT_DIM, num_classes=None, filters=(128,
     return _model(inputs, image, "cdcgan_generator" if label is not None else "dcgan_generator")
 
 
-def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0):
+def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0, label_input="one_hot"):
     """Convolutional discriminator: image (and label planes) -> logit, D's score for "real".
 
     Each strided convolution halves the image (28 -> 14 -> 7); a dense layer gives the logit.
@@ -282,13 +299,19 @@ def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0):
         filters: channels of each strided convolution.
         max_shift: in training, shift each input image by up to this many pixels first
             (`RandomShift`); 0 for no shift.
+        label_input: "one_hot" joins the label's planes to the image; "bias" adds a learned
+            number per label to each channel of the first convolution's output instead.
     Returns:
         A `keras.Model` taking images (and integer labels) and returning a logit; D(x) is its sigmoid.
     """
     inputs, label = _inputs(IMAGE_SHAPE, num_classes, "image")
-    x = _join_label_planes(_shifted(inputs[0], max_shift), label, num_classes)
-    for channels in filters:
+    x = _shifted(inputs[0], max_shift)
+    if label_input == "one_hot":
+        x = _join_label_planes(x, label, num_classes)
+    for index, channels in enumerate(filters):
         x = layers.Conv2D(channels, 4, strides=2, padding="same", kernel_initializer=_initializer())(x)
+        if index == 0 and label_input == "bias":
+            x = _add_label_bias(x, label, num_classes)
         x = _leaky(x)
     logit = _logit_head(layers.Flatten()(x), label, num_classes)
     return _model(inputs, logit, "cdcgan_discriminator" if label is not None else "dcgan_discriminator")
@@ -306,31 +329,37 @@ _BUILDERS = {
 }
 
 
-def build_models(family, latent_dim=LATENT_DIM, clusters=0, max_shift=None):
+def build_models(family, latent_dim=LATENT_DIM, clusters=0, max_shift=None, label_input=None):
     """Build the (generator, discriminator) pair of one family: gan, cgan, dcgan or cdcgan.
 
     With `clusters`, an unconditional family (gan, dcgan) is built as its conditional twin
     (cgan, cdcgan) with one class per cluster: self-conditioning, trained on clusters of the
     training images as labels and sampled through `with_cluster_code`. D shifts its inputs by
-    up to `max_shift` pixels in training; None: as the run's recipe does.
+    up to `max_shift` pixels in training, and a convolutional model takes its label as
+    `label_input` ("one_hot" or "bias"); None: as the run's recipe does.
     """
     if family not in _BUILDERS:
         raise ValueError(f"unknown model {family!r}; choose one of {', '.join(FAMILIES)}")
-    if max_shift is None:
-        max_shift = RECIPES[recipe_name(family, clusters)]["max_shift"]
+    recipe = RECIPES[recipe_name(family, clusters)]
+    max_shift = recipe["max_shift"] if max_shift is None else max_shift
+    label_input = recipe["label_input"] if label_input is None else label_input
     if clusters:
         if family not in CLUSTERED_TWINS:
             raise ValueError(f"clusters are for the unconditional models ({', '.join(CLUSTERED_TWINS)}), not {family}")
-        build_generator, build_discriminator, _ = _BUILDERS[CLUSTERED_TWINS[family]]
-        num_classes = clusters
+        architecture, num_classes = CLUSTERED_TWINS[family], clusters
     else:
-        build_generator, build_discriminator, num_classes = _BUILDERS[family]
-    return build_generator(latent_dim, num_classes=num_classes), build_discriminator(num_classes=num_classes, max_shift=max_shift)
+        architecture, num_classes = family, _BUILDERS[family][2]
+    build_generator, build_discriminator, _ = _BUILDERS[architecture]
+    label_options = {"label_input": label_input} if architecture in CONVOLUTIONAL_FAMILIES else {}
+    return (
+        build_generator(latent_dim, num_classes=num_classes, **label_options),
+        build_discriminator(num_classes=num_classes, max_shift=max_shift, **label_options),
+    )
 
 
 def build_config_models(config):
     """The (generator, discriminator) pair that a `TrainConfig` trains."""
-    return build_models(config.family, config.latent_dim, config.clusters, config.max_shift)
+    return build_models(config.family, config.latent_dim, config.clusters, config.max_shift, config.label_input)
 
 
 def is_conditional(model):

@@ -83,6 +83,23 @@ def test_train_writes_every_output_then_resumes(idx_dir, tmp_path):
     assert_one_line_error(wrong_model, "belongs to a cgan run")
 
 
+def test_a_self_conditioned_run_from_before_label_input_resumes_with_its_planes(idx_dir, tmp_path):
+    out = tmp_path / "run"
+    first = ganutils("train", "dcgan", "--clusters", 4, "--label-input", "one_hot", "--steps", 2, "--batch-size", 16,
+                     "--data-dir", idx_dir, "--out", out, "--quiet")
+    assert first.returncode == 0, first.stderr
+    with np.load(out / "checkpoint.npz") as archive:
+        arrays = dict(archive)
+    state = json.loads(arrays["state"].tobytes())
+    del state["config"]["label_input"]  # as a checkpoint written before the setting
+    arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+    np.savez(out / "checkpoint.npz", **arrays)
+    resumed = ganutils("train", "dcgan", "--clusters", 4, "--steps", 3, "--data-dir", idx_dir, "--out", out, "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["steps"] == 3 and summary["config"]["label_input"] == "one_hot"
+
+
 def test_self_conditioned_run_saves_a_generator_that_takes_noise_alone(idx_dir, tmp_path):
     out = tmp_path / "run"
     result = ganutils("train", "dcgan", "--clusters", 4, "--steps", 4, "--batch-size", 16, "--data-dir", idx_dir,

@@ -53,6 +53,14 @@ def test_a_self_conditioned_dcgan_has_a_recipe_of_its_own():
     assert TrainConfig(family="gan", clusters=30).recipe is RECIPES["gan"]
 
 
+def test_a_label_input_is_one_of_two_and_a_bias_only_for_the_convolutional_models():
+    with pytest.raises(ConfigError, match="label_input: choose one of one_hot, bias, got 'planes'"):
+        TrainConfig(label_input="planes")
+    with pytest.raises(ConfigError, match="label_input: bias is for the convolutional models \\(dcgan and cdcgan\\), not cgan"):
+        TrainConfig(family="cgan", label_input="bias")
+    assert TrainConfig(family="dcgan", clusters=100).label_input == "bias"
+
+
 def test_a_negative_halflife_is_refused():
     with pytest.raises(ConfigError, match="halflife: must be 0 \\(constant\\) or positive, got -1"):
         TrainConfig(halflife=-1)
@@ -73,4 +81,4 @@ def test_an_unknown_family_is_refused_before_its_recipe_is_looked_up():
 def test_a_file_written_before_the_shift_and_the_average_were_settings_gets_what_it_trained_with(family, clusters, shift):
     older = {"family": family, "clusters": clusters, "learning_rate": 1e-3}
     config = TrainConfig.from_dict(older)
-    assert (config.max_shift, config.ema_decay, config.halflife) == (shift, 0.999, 0)
+    assert (config.max_shift, config.ema_decay, config.halflife, config.label_input) == (shift, 0.999, 0, "one_hot")

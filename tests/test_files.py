@@ -134,6 +134,10 @@ def test_a_model_config_asking_for_too_many_weights_is_refused_before_keras_buil
     assert str(refused.value).startswith(f"{path}: ") and message in str(refused.value)
 
 
+def test_an_embedding_of_one_label_per_image_is_sized_by_its_settings(tmp_path):
+    check_model_file(_config_file(tmp_path / "label.keras", [_layer("Embedding", (None,), input_dim=100, output_dim=128)]))
+
+
 def test_the_course_models_configs_pass():
     for path in sorted(Path(__file__).parents[1].glob("trained_models/*.keras")):
         check_model_file(path)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras import layers
 
 from gradients import numpy
 
@@ -40,9 +41,9 @@ def test_generator_and_discriminator_shapes_and_ranges(family):
     assert combined(_inputs(generator, noise)).shape == (BATCH, 1)
 
 
-@pytest.mark.parametrize("family", ["cgan", "cdcgan"])
-def test_label_changes_what_the_conditional_models_compute(family):
-    generator, discriminator = build_models(family)
+@pytest.mark.parametrize("family, label_input", [("cgan", "one_hot"), ("cdcgan", "one_hot"), ("cdcgan", "bias")])
+def test_label_changes_what_the_conditional_models_compute(family, label_input):
+    generator, discriminator = build_models(family, label_input=label_input)
     noise = np.repeat(np.random.default_rng(1).standard_normal((1, 100)).astype(np.float32), 2, axis=0)
     labels = np.array([3, 7], dtype=np.int32)
     images = numpy(generator([noise, labels]))
@@ -149,3 +150,38 @@ def test_a_self_conditioned_generator_takes_noise_and_draws_its_clusters_picture
 def test_clusters_are_only_for_the_unconditional_families():
     with pytest.raises(ValueError, match="clusters are for the unconditional models"):
         build_models("cdcgan", clusters=5)
+
+
+def _first(model, kind):
+    return next(layer for layer in model.layers if isinstance(layer, kind))
+
+
+def _input_channels(model, kind):
+    """The input channels of a model's first layer of `kind` (a convolution)."""
+    return _first(model, kind).kernel.shape[-2 if kind is layers.Conv2D else -1]
+
+
+@pytest.mark.parametrize("clusters, label_input, extra_channels", [(4, "bias", 0), (4, "one_hot", 4)])
+def test_a_label_given_as_a_bias_adds_no_channels(clusters, label_input, extra_channels):
+    generator, discriminator = build_models("dcgan", clusters=clusters, label_input=label_input)
+    assert _input_channels(discriminator, layers.Conv2D) == 1 + extra_channels
+    assert _input_channels(generator, layers.Conv2DTranspose) == 128 + extra_channels
+
+
+def test_the_self_conditioned_dcgan_takes_its_recipes_label_input():
+    assert RECIPES[SELF_CONDITIONED_DCGAN]["label_input"] == "bias"
+    assert _input_channels(build_models("dcgan", clusters=100)[1], layers.Conv2D) == 1
+
+
+def test_a_bias_per_label_is_what_one_hot_planes_amount_to_away_from_the_border():
+    planes_d = build_models("cdcgan", max_shift=0, label_input="one_hot")[1]
+    bias_d = build_models("cdcgan", max_shift=0, label_input="bias")[1]
+    kernel, offset = _first(planes_d, layers.Conv2D).get_weights()  # kernel: (4, 4, 1 + classes, filters)
+    _first(bias_d, layers.Conv2D).set_weights([kernel[:, :, :1], offset])
+    label_bias = next(layer for layer in bias_d.layers if isinstance(layer, layers.Embedding) and layer.output_dim == kernel.shape[-1])
+    label_bias.set_weights([kernel[:, :, 1:].sum(axis=(0, 1))])  # a constant plane meets every tap of the kernel
+    images = np.random.default_rng(4).uniform(-1, 1, (BATCH, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(BATCH, dtype=np.int32)
+    first_maps = [numpy(keras.Model(d.inputs, _first(d, layers.LeakyReLU).input)([images, labels])) for d in (planes_d, bias_d)]
+    np.testing.assert_allclose(first_maps[0][:, 1:-1, 1:-1], first_maps[1][:, 1:-1, 1:-1], atol=1e-5)
+    assert not np.allclose(first_maps[0], first_maps[1], atol=1e-5)  # at the border some taps fall on padding
