@@ -20,7 +20,9 @@ in the generator, tanh output, strided convolutions instead of pooling. Five cho
   offline training set.
 Optionally (`build_models(..., clusters=K)`), an unconditional model is self-conditioned: built
 as its conditional twin with one class per k-means cluster of the training images, and sampled
-through `ClusterCode`, which draws the cluster from the noise (Liu et al., 2020).
+through `ClusterCode`, which draws the cluster from the noise (Liu et al., 2020). With
+`label_input="bias"` (the self-conditioned DCGAN's recipe) the convolutional models take the
+label or cluster as a learned bias per class on their channels instead of as planes.
 What each choice did, measured, is in docs/design.md.
 """
 
