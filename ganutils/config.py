@@ -86,7 +86,7 @@ class TrainConfig:
     label_input: str | None = _setting(
         None, "how the label (or cluster) enters a conditional model: one_hot (a vector, or in the convolutional models one "
         "constant plane per class); bias (convolutional models: a learned number per class added to each channel of G's "
-        "7x7 map and of D's first convolution, what the planes amount to away from the border, at no cost per class)", str)
+        "7x7 map and of D's first convolution's output, which costs next to nothing per class)", str)
 
     def __post_init__(self):
         self._check_types()

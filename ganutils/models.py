@@ -92,7 +92,7 @@ def _join_label_planes(image, label, num_classes):
 
 
 def _add_label_bias(features, label, num_classes):
-    """Add to each channel of a feature map a learned number for the label: what one-hot planes feeding a convolution amount to, away from the border."""
+    """Add to each channel of a feature map a learned number for the label (before a convolution, one-hot planes amount to this away from the border)."""
     if label is None:
         return features
     channels = features.shape[-1]
