@@ -33,7 +33,7 @@ from functools import partial
 import keras
 from keras import layers, ops
 
-from ganutils.config import CLUSTERED_TWINS, CONVOLUTIONAL_FAMILIES, FAMILIES, LATENT_DIM, RECIPES, recipe_name
+from ganutils.config import CLUSTERED_TWINS, CONVOLUTIONAL_FAMILIES, FAMILIES, LABEL_INPUTS, LATENT_DIM, RECIPES, recipe_name
 from ganutils.data import IMAGE_SHAPE, NUM_CLASSES
 LEAKY_SLOPE = 0.2
 INIT_STDDEV = 0.02
@@ -98,6 +98,11 @@ def _add_label_bias(features, label, num_classes):
     channels = features.shape[-1]
     bias = layers.Embedding(num_classes, channels, embeddings_initializer=_initializer())(label)
     return layers.Add()([features, layers.Reshape((1, 1, channels))(bias)])
+
+
+def _check_label_input(label_input):
+    if label_input not in LABEL_INPUTS:
+        raise ValueError(f"unknown label_input {label_input!r}; choose one of {', '.join(LABEL_INPUTS)}")
 
 
 def _leaky(x):
@@ -268,6 +273,7 @@ def build_dcgan_generator(
     Returns:
         A `keras.Model` taking noise (and integer labels) and returning images in [-1, 1].
     """
+    _check_label_input(label_input)
     inputs, label = _inputs((latent_dim,), num_classes, "noise")
     x = _join_label(inputs[0], label, num_classes)
     if hidden_units:
@@ -306,6 +312,7 @@ def build_dcgan_discriminator(num_classes=None, filters=(64, 128), max_shift=0, 
     Returns:
         A `keras.Model` taking images (and integer labels) and returning a logit; D(x) is its sigmoid.
     """
+    _check_label_input(label_input)
     inputs, label = _inputs(IMAGE_SHAPE, num_classes, "image")
     x = _shifted(inputs[0], max_shift)
     if label_input == "one_hot":

@@ -168,6 +168,11 @@ def test_a_label_given_as_a_bias_adds_no_channels(clusters, label_input, extra_c
     assert _input_channels(generator, layers.Conv2DTranspose) == 128 + extra_channels
 
 
+def test_an_unknown_label_input_is_refused():
+    with pytest.raises(ValueError, match="unknown label_input 'planes'; choose one of one_hot, bias"):
+        build_models("cdcgan", label_input="planes")
+
+
 def test_the_self_conditioned_dcgan_takes_its_recipes_label_input():
     assert RECIPES[SELF_CONDITIONED_DCGAN]["label_input"] == "bias"
     assert _input_channels(build_models("dcgan", clusters=100)[1], layers.Conv2D) == 1
