@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 FAMILIES = ("gan", "cgan", "dcgan", "cdcgan")
 BACKENDS = ("tensorflow", "jax", "torch")  # Keras backends ganutils runs on; each is also an extra of the package
 CLUSTERED_TWINS = {"gan": "cgan", "dcgan": "cdcgan"}  # the architecture an unconditional family trains with clusters
+CONVOLUTIONAL_FAMILIES = ("dcgan", "cdcgan")  # the families whose models may take a label as a bias
 DATASETS = ("mnist", "fashion_mnist")
 GENERATOR_LOSSES = ("non_saturating", "minimax")
-LABEL_INPUTS = ("one_hot", "bias")
-CONVOLUTIONAL_FAMILIES = ("dcgan", "cdcgan")
+LABEL_INPUTS = ("one_hot", "bias")  # how a conditional model takes its label: `TrainConfig.label_input`
 LATENT_DIM = 100
 MAX_LATENT_DIM = 1024  # a noise vector this long gives the DCGAN's first layer 6.4 million weights; the course uses 100
 MAX_CLUSTERS = 1000
