@@ -8,10 +8,13 @@ from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ganutils.config import recipe_name
 from ganutils.plotting import StepSnapshots  # noqa: F401  (the lessons' snapshot callback)
 
 QUICK_VARIABLE = "GANUTILS_QUICK"
+GIF_WIDTH = 600  # screen pixels a lesson shows its training GIF at
 
 
 def quick_mode():
@@ -137,3 +140,74 @@ def say_closer(*named_results):
     """Print which of several (name, `report_metrics` results) is closest to real digits in Fréchet distance."""
     name, _ = min(named_results, key=lambda named: named[1]["generated"]["frechet_distance"])
     print(f"Closer to real digits in Fréchet distance: {name}")
+
+
+def show_gif(path):
+    """Display a training GIF `GIF_WIDTH` pixels wide (its frames have one pixel per image pixel)."""
+    from IPython.display import Image
+
+    return Image(filename=str(path), width=GIF_WIDTH)
+
+
+def show_grids(named_generators, n=100, seed=0):
+    """Show side by side a grid of `n` samples from each of several (title, generator), all from the same noise."""
+    import matplotlib.pyplot as plt
+
+    from ganutils.plotting import image_grid
+    from ganutils.sampling import sample_images
+
+    figure, axes = plt.subplots(1, len(named_generators), figsize=(5 * len(named_generators), 5))
+    for axis, (title, generator) in zip(np.atleast_1d(axes), named_generators):
+        axis.imshow(image_grid(sample_images(generator, n, seed=seed)[0]), cmap="gray")
+        axis.set_title(title)
+        axis.axis("off")
+    plt.show()
+
+
+def print_digit_shares(generator, real_images, n=1000):
+    """Print the share of each digit, as the judge reads them, among `n` samples and among `n` real digits."""
+    from ganutils.evaluate import digit_shares, generator_samples
+
+    shares = {"generated": digit_shares(generator_samples(generator, n)[0]),
+              "real": digit_shares(real_images[np.random.default_rng(0).permutation(len(real_images))[:n]])}
+    print("digit      " + "".join(f"{digit:>7}" for digit in range(len(shares["real"]))))
+    for name, values in shares.items():
+        print(f"{name:<11}" + "".join(f"{share:>7.1%}" for share in values))
+    return shares
+
+
+def nearest_training_digits(generator, training_images, n=1000, shown=8):
+    """Show `shown` samples above their nearest training digits, and print `evaluate.memorisation_ratio` of `n` samples."""
+    import matplotlib.pyplot as plt
+
+    from ganutils.evaluate import generator_samples, memorisation_ratio, nearest_neighbours
+    from ganutils.plotting import image_grid
+
+    samples = generator_samples(generator, full_or_quick(n, 100))[0]
+    nearest = training_images[nearest_neighbours(samples[:shown], training_images)[0][:, 0]]
+    plt.figure(figsize=(shown, 2.4))
+    pairs = np.concatenate([samples[:shown].reshape(nearest.shape), nearest])
+    plt.imshow(image_grid((pairs + 1) / 2, columns=shown), cmap="gray")
+    plt.title("top: samples; bottom: the nearest training digit of each")
+    plt.axis("off")
+    plt.show()
+    ratio = memorisation_ratio(samples, training_images, n=full_or_quick(n, 100))
+    print(f"Memorisation ratio: {ratio:.2f} (about 1 or more: new digits; well below 1: copies of training digits)")
+    return ratio
+
+
+def show_interpolation(generator, pairs=4, steps=10, label=None, seed=0):
+    """Show rows of images along straight lines in noise space, each between two random noise vectors."""
+    import matplotlib.pyplot as plt
+
+    from ganutils.plotting import image_grid
+    from ganutils.sampling import fixed_noise, generate_images
+
+    ends = fixed_noise(generator, 2 * pairs, seed).reshape(pairs, 2, -1)
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
+    noise = ((1 - weights) * ends[:, :1] + weights * ends[:, 1:]).reshape(pairs * steps, -1)
+    labels = None if label is None else np.full(len(noise), label, np.int32)
+    plt.figure(figsize=(steps, 1.1 * pairs))
+    plt.imshow(image_grid(generate_images(generator, noise, labels), columns=steps), cmap="gray")
+    plt.axis("off")
+    plt.show()

@@ -107,8 +107,12 @@ def run_summary(trainer, data_source, first_step=0, earlier_seconds=0.0):
     """What `run.json` records of a trained run: its length, time, device, data and config.
 
     `trainer.data` is the training set's fingerprint; `first_step` and `earlier_seconds` are
-    where this session started (a resumed run's checkpoint).
+    where this session started (a resumed run's checkpoint). A run trained with a loss or step
+    of its own (`GANTrainer(generator_loss=...)` or `gan_class=...`) has no config that says so,
+    and is refused.
     """
+    if trainer.custom_step:
+        raise ValueError("this run was trained with a loss or step of its own, which run.json cannot record")
     return {
         "family": trainer.config.family,
         "steps": trainer.step,

@@ -53,18 +53,22 @@ class GANTrainer:
         config: a `TrainConfig`; its family sets only the default learning rate, its data field nothing.
         devices: how many devices each step is split across, or "all" (data parallel, on JAX);
             the batch size must divide evenly among them. Sampling always runs on one.
+        generator_loss: a function of D's logits on the fakes, G's loss in place of the config's
+            named one (a lesson's exercise); a run trained with it cannot be saved as a recipe.
+        gan_class: a subclass of `ganutils.gan.GAN` with a step of the student's own (an exercise).
     """
 
-    def __init__(self, generator, discriminator, config=None, devices=1):
+    def __init__(self, generator, discriminator, config=None, devices=1, generator_loss=None, gan_class=GAN):
         self.config = config or TrainConfig()
         self.generator, self.discriminator = generator, discriminator
         self.conditional = is_conditional(generator)
         self.distribution = data_parallel(devices, self.config.batch_size)
         self.devices = device_count(self.distribution)
-        self.gan = GAN(
+        self.custom_step = generator_loss is not None or gan_class is not GAN
+        self.gan = gan_class(
             generator,
             discriminator,
-            generator_loss=self.config.generator_loss,
+            generator_loss=generator_loss or self.config.generator_loss,
             label_smoothing=self.config.label_smoothing,
             ema_decay=self.config.ema_decay,
             alternating=self.config.alternating,
