@@ -3,7 +3,7 @@
 A figure measured in a run (a score, a distance, a loss, a time, a share) changes when the run
 changes, so a lesson prints it from a code cell. This test finds every number in a lesson's
 markdown outside math (`$...$`) and code spans, and fails on one that is not an integer up to
-10, a citation's year, or in `ALLOWED`: the reviewed settings, shapes and sizes the prose names.
+10, a citation's year, a section's number, a full run's time rounded ("about 20 minutes"), or in `ALLOWED`: the reviewed settings, shapes and sizes the prose names.
 """
 
 import re
@@ -17,6 +17,7 @@ NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`|<[^>]*>|\]\([^)
 NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:x\d+)?%?")
 CITATION_YEAR = re.compile(r"(?<=[ (])(?:19|20)\d\d[a-z]?(?=[),;])")
 REFERENCE = re.compile(r"\b(?:[Ss]ections?|[Ll]essons?|Algorithm|[Ee]xercise) \d+")
+ROUNDED_TIME = re.compile(r"\babout \d+ (?:minutes|hours)")  # a full run's time, rounded, in a lesson's overview
 # Settings, shapes and sizes of the course's models and data, named in the prose; none is measured.
 ALLOWED = {
     "28x28", "7x7", "14x14", "3x3", "4x4", "5x5", "6x6", "2x2", "1x1",
@@ -27,7 +28,9 @@ ALLOWED = {
 
 def prose_numbers(text):
     """The numbers in markdown text outside math, code, HTML tags and link targets."""
-    prose = REFERENCE.sub(" ", CITATION_YEAR.sub(" ", NOT_PROSE.sub(" ", text)))
+    prose = NOT_PROSE.sub(" ", text)
+    for pattern in (CITATION_YEAR, REFERENCE, ROUNDED_TIME):
+        prose = pattern.sub(" ", prose)
     return [number.rstrip(",") for number in NUMBER.findall(prose)]
 
 
@@ -47,7 +50,7 @@ def test_no_measured_figure_is_typed_into_a_lessons_prose(lesson):
 def test_the_figure_check_finds_a_typed_score_but_not_math_code_or_settings():
     assert typed_figures("The average scores 8.34, G 81.65.") == ["8.34", "81.65"]
     assert typed_figures("It took 12% of the steps, as section 11 shows.") == ["12%"]
-    assert typed_figures("$D(x) = 0.45$ and `steps=3_000` in 28x28 images, 10 digits (Goodfellow et al., 2014).") == []
+    assert typed_figures("A full run takes about 20 minutes; $D(x) = 0.45$ and `steps=3_000` in 28x28 images, 10 digits (Goodfellow et al., 2014).") == []
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
