@@ -144,3 +144,33 @@ def test_show_settings_prints_the_steps_and_every_setting(capsys):
 def test_say_closer_names_the_generator_nearer_to_real_digits(capsys):
     course.say_closer(("the average", {"generated": {"frechet_distance": 12.0}}), ("G itself", {"generated": {"frechet_distance": 9.5}}))
     assert capsys.readouterr().out == "Closer to real digits in Fréchet distance: G itself\n"
+
+
+def test_the_lessons_pictures_of_a_generator_show_without_error(monkeypatch, capsys):
+    monkeypatch.setenv("GANUTILS_QUICK", "1")
+    monkeypatch.setattr("matplotlib.pyplot.show", lambda: None)
+    generator = build_mlp_generator(hidden_units=(8,))
+    real = np.random.default_rng(0).uniform(-1, 1, (300, 28, 28, 1)).astype(np.float32)
+    course.show_grids([("the average", generator), ("G itself", generator)], n=20)
+    course.show_interpolation(generator, pairs=2, steps=5)
+    course.show_interpolation(build_mlp_generator(num_classes=10, hidden_units=(8,)), pairs=2, steps=5, label=3)
+    shares = course.print_digit_shares(generator, real, n=100)
+    ratio = course.nearest_training_digits(generator, real, shown=4)
+    printed = capsys.readouterr().out
+    assert np.isclose(shares["generated"].sum(), 1.0) and np.isclose(shares["real"].sum(), 1.0)
+    assert printed.splitlines()[0].split() == ["digit", *map(str, range(10))]
+    assert f"Memorisation ratio: {ratio:.2f}" in printed
+
+
+def test_a_gif_is_shown_wider_than_its_frames():
+    assert course.show_gif(Path(__file__).resolve().parents[1] / "training_gif" / "gan.gif").width == course.GIF_WIDTH
+
+
+def test_startup_messages_are_hidden_but_python_warnings_still_show():
+    script = ("import os, sys, warnings\n"
+              "from ganutils.startup import startup_messages_hidden\n"
+              "with startup_messages_hidden():\n    os.write(2, b'C++ start-up line\\n')\n"
+              "os.write(2, b'after\\n'); warnings.warn('a warning of the course')\n")
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    printed = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True)
+    assert "start-up line" not in printed.stderr and "after" in printed.stderr and "a warning of the course" in printed.stderr

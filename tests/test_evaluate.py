@@ -15,7 +15,9 @@ from ganutils.evaluate import (
     frechet_distance,
     image_metrics,
     judge_info,
+    memorisation_ratio,
     nearest_distances,
+    nearest_neighbours,
     real_samples,
 )
 
@@ -128,6 +130,22 @@ def test_copies_of_training_digits_have_a_copying_ratio_far_below_unseen_real_di
     training, held_out, unseen = (real.images[order[start:start + size]] for start, size in ((0, 2000), (2000, 2000), (4000, 500)))
     assert copying_ratio(training[:500], training, held_out) < 1e-6  # zero but for rounding
     assert 0.9 < copying_ratio(unseen, training, held_out) < 1.1
+
+
+def test_copies_have_a_memorisation_ratio_of_zero_and_unseen_real_digits_about_one(real):
+    order = np.random.default_rng(0).permutation(len(real.images))
+    training, unseen = real.images[order[:4000]], real.images[order[4000:4500]]
+    assert memorisation_ratio(training[:500], training, n=500) < 1e-6
+    assert 0.9 < memorisation_ratio(unseen, training, n=500) < 1.25  # 4,000 against 3,999 neighbours: a little above 1
+
+
+def test_nearest_neighbours_are_sorted_by_distance_and_match_a_direct_search(real):
+    images, reference = real.images[:5], real.images[100:400]
+    indices, distances = nearest_neighbours(images, reference, k=3, batch=2)
+    direct = np.linalg.norm(images.reshape(5, 1, -1) - reference.reshape(1, 300, -1), axis=2)
+    np.testing.assert_array_equal(indices, np.argsort(direct, axis=1)[:, :3])
+    np.testing.assert_allclose(distances, np.sort(direct, axis=1)[:, :3], rtol=1e-5)
+    np.testing.assert_allclose(nearest_distances(images, reference), distances[:, 0])
 
 
 def test_digit_shares_of_real_digits_follow_their_labels(real):

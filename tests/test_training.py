@@ -14,7 +14,7 @@ import pytest
 from gradients import gradients, numpy
 
 from ganutils.config import TrainConfig
-from ganutils.gan import GAN
+from ganutils.gan import GAN, cross_entropy
 from ganutils.models import (
     build_combined,
     build_dcgan_discriminator,
@@ -24,6 +24,7 @@ from ganutils.models import (
 )
 from ganutils.checkpoints import CheckpointError
 from ganutils.history import epoch_history, save_history
+from ganutils.run import run_summary
 from ganutils.training import GANTrainer
 
 BATCH = 8
@@ -203,6 +204,24 @@ def test_a_generator_loss_can_be_any_function_of_d_logits():
     assert logs["g_loss"] == pytest.approx(3.0)
     with pytest.raises(ValueError, match="generator_loss"):
         GAN(generator, discriminator, generator_loss="wasserstein")
+
+
+def test_the_trainer_takes_a_loss_or_a_step_of_the_students_own_and_refuses_to_record_it():
+    keras.utils.set_random_seed(0)
+    generator, discriminator = _tiny_models("gan")
+    real, _ = _real_batch()
+
+    class NoSmoothingGAN(GAN):
+        def discriminator_losses(self, real_logits, fake_logits):
+            real_loss, fake_loss = cross_entropy(1.0, real_logits), cross_entropy(0.0, fake_logits)
+            return (real_loss + fake_loss) / 2, real_loss, fake_loss
+
+    trainer = GANTrainer(generator, discriminator, TrainConfig(family="gan", batch_size=BATCH),
+                         generator_loss=lambda logits: keras.ops.mean(logits) * 0 + 3.0, gan_class=NoSmoothingGAN)
+    record = trainer.train_step(real)
+    assert record["g_loss"] == pytest.approx(3.0) and isinstance(trainer.gan, NoSmoothingGAN)
+    with pytest.raises(ValueError, match="run.json"):
+        run_summary(trainer, "test digits")
 
 
 def test_optimizer_moments_keep_changing_step_after_step(trainer):
