@@ -178,19 +178,12 @@ def print_digit_shares(generator, real_images, n=1000):
 
 def nearest_training_digits(generator, training_images, n=1000, shown=8):
     """Show `shown` samples above their nearest training digits, and print `evaluate.memorisation_ratio` of `n` samples."""
-    import matplotlib.pyplot as plt
-
     from ganutils.evaluate import generator_samples, memorisation_ratio, nearest_neighbours
-    from ganutils.plotting import image_grid
 
     samples = generator_samples(generator, full_or_quick(n, 100))[0]
     nearest = training_images[nearest_neighbours(samples[:shown], training_images)[0][:, 0]]
-    plt.figure(figsize=(shown, 2.4))
     pairs = np.concatenate([samples[:shown].reshape(nearest.shape), nearest])
-    plt.imshow(image_grid((pairs + 1) / 2, columns=shown), cmap="gray")
-    plt.title("top: samples; bottom: the nearest training digit of each")
-    plt.axis("off")
-    plt.show()
+    _show_grid((pairs + 1) / 2, columns=shown, figsize=(shown, 2.4), title="top: samples; bottom: the nearest training digit of each")
     ratio = memorisation_ratio(samples, training_images, n=full_or_quick(n, 100))
     print(f"Memorisation ratio: {ratio:.2f} (about 1 or more: new digits; well below 1: copies of training digits)")
     return ratio
@@ -198,16 +191,24 @@ def nearest_training_digits(generator, training_images, n=1000, shown=8):
 
 def show_interpolation(generator, pairs=4, steps=10, label=None, seed=0):
     """Show rows of images along straight lines in noise space, each between two random noise vectors."""
-    import matplotlib.pyplot as plt
-
-    from ganutils.plotting import image_grid
     from ganutils.sampling import fixed_noise, generate_images
 
     ends = fixed_noise(generator, 2 * pairs, seed).reshape(pairs, 2, -1)
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
     noise = ((1 - weights) * ends[:, :1] + weights * ends[:, 1:]).reshape(pairs * steps, -1)
     labels = None if label is None else np.full(len(noise), label, np.int32)
-    plt.figure(figsize=(steps, 1.1 * pairs))
-    plt.imshow(image_grid(generate_images(generator, noise, labels), columns=steps), cmap="gray")
+    _show_grid(generate_images(generator, noise, labels), columns=steps, figsize=(steps, 1.1 * pairs))
+
+
+def _show_grid(images, columns, figsize, title=None):
+    """Show images in [0, 1] as one grid, in a figure of its own."""
+    import matplotlib.pyplot as plt
+
+    from ganutils.plotting import image_grid
+
+    plt.figure(figsize=figsize)
+    plt.imshow(image_grid(images, columns=columns), cmap="gray")
+    if title:
+        plt.title(title)
     plt.axis("off")
     plt.show()

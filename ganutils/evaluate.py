@@ -190,10 +190,11 @@ def nearest_neighbours(images, reference, k=1, batch=500):
     for start in range(0, len(images), batch):
         flat = images[start:start + batch].reshape(-1, flat_reference.shape[1]).astype(np.float64)
         squared = (flat**2).sum(axis=1, keepdims=True) - 2 * flat @ flat_reference.T + reference_norms
-        nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]
-        nearest = np.take_along_axis(nearest, np.argsort(np.take_along_axis(squared, nearest, axis=1), axis=1), axis=1)
-        indices.append(nearest)
-        distances.append(np.sqrt(np.maximum(np.take_along_axis(squared, nearest, axis=1), 0.0)))
+        nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]  # the k nearest, in no order
+        nearest_squared = np.take_along_axis(squared, nearest, axis=1)
+        order = np.argsort(nearest_squared, axis=1)
+        indices.append(np.take_along_axis(nearest, order, axis=1))
+        distances.append(np.sqrt(np.maximum(np.take_along_axis(nearest_squared, order, axis=1), 0.0)))
     return np.concatenate(indices), np.concatenate(distances)
 
 
